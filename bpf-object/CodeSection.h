@@ -1,0 +1,69 @@
+//===- bpf-object/CodeSection.h - One executable ELF section ----*- C++ -*-===//
+//
+// Part of eimc. See eimc/BpfObject/BpfObject.h.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// The object reader works in two steps: it first decodes and fixes up each
+/// executable ELF section as a whole (relocations, CO-RE, line info are all
+/// keyed by section offset), then cuts programs out of the sections and
+/// appends `.text` subprograms. CodeSection is the state between the two
+/// steps; it is private to bpf-object/.
+///
+//===----------------------------------------------------------------------===//
+
+#ifndef EIMC_BPFOBJECT_CODESECTION_H
+#define EIMC_BPFOBJECT_CODESECTION_H
+
+#include "BtfTypes.h"
+
+#include "eimc/BpfObject/BpfObject.h"
+
+#include "llvm/Support/Error.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace llvm {
+class BTFParser;
+} // namespace llvm
+
+namespace eimc::bpfobject {
+
+/// An executable section decoded with section-relative slots.
+struct CodeSection {
+  std::string name;      ///< e.g. "uretprobe/readline" or ".text"
+  uint64_t elfIndex = 0; ///< ELF section index (BTFParser's key)
+  std::vector<bpf::SlotInsn> insns;
+  /// Calls relocated into `.text`: call slot → callee slot in `.text`.
+  std::map<uint32_t, uint32_t> textCalls;
+  /// Slots using something eimc refuses for now (global data, externs,
+  /// callbacks): slot → refusal message; an error only in a program that
+  /// contains the slot.
+  std::map<uint32_t, std::string> refusals;
+  /// Line info from .BTF.ext, by section slot.
+  std::map<uint32_t, SourceLine> lines;
+
+  /// \returns the index in \c insns of the instruction at \p slot, or -1.
+  int indexOfSlot(uint32_t slot) const;
+};
+
+/// Reads BTF-defined maps from the `.maps` DATASEC of \p btf.
+llvm::Expected<std::vector<MapDef>> readBtfMaps(const BtfTypes &btf);
+
+/// Applies every CO-RE relocation recorded for \p section in \p ext,
+/// resolving against eimc's embedded target BTF \p target. Unresolvable
+/// relocations poison their instruction (bpf::Poison).
+llvm::Error applyCoreRelocations(CodeSection &section, const BtfTypes &local,
+                                 const BtfTypes &target,
+                                 const llvm::BTFParser &ext);
+
+/// Loads eimc's target BTF (the contexts trampolines build), embedded at
+/// build time from bpf-object/target/TargetTypes.c.
+llvm::Expected<BtfTypes> loadTargetBtf();
+
+} // namespace eimc::bpfobject
+
+#endif // EIMC_BPFOBJECT_CODESECTION_H

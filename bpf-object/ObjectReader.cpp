@@ -1,0 +1,637 @@
+//===- bpf-object/ObjectReader.cpp - eBPF ELF object to ExtensionSpec -----===//
+//
+// Part of eimc. See eimc/BpfObject/BpfObject.h.
+//
+//===----------------------------------------------------------------------===//
+//
+// readObject() is the pipeline's first stage. It follows libbpf's loader
+// (tools/lib/bpf/libbpf.c) closely enough that an object libbpf accepts
+// means the same thing here:
+//
+//  1. check the ELF header (64-bit little-endian, EM_BPF, ET_REL);
+//  2. read BTF, `license` and the BTF-defined maps from `.maps`;
+//  3. decode every executable section and resolve its relocations: map
+//     references become map indices, calls into `.text` are remembered,
+//     global data and externs are marked for refusal;
+//  4. apply CO-RE relocations and attach line info per section;
+//  5. cut programs out of their sections by function symbol and append the
+//     `.text` subprograms each one reaches, fixing call targets.
+//
+// It does not verify anything: jump targets and reachability belong to
+// the verifier, which also decides whether a poisoned CO-RE instruction
+// matters.
+//
+//===----------------------------------------------------------------------===//
+
+#include "BtfTypes.h"
+#include "CodeSection.h"
+
+#include "eimc/BpfObject/BpfObject.h"
+#include "eimc/Core/Errors.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/BinaryFormat/ELF.h"
+#include "llvm/BinaryFormat/Magic.h"
+#include "llvm/DebugInfo/BTF/BTFParser.h"
+#include "llvm/Object/ELFObjectFile.h"
+#include "llvm/Support/Path.h"
+
+#include <set>
+
+using namespace llvm;
+using namespace llvm::object;
+
+namespace eimc::bpfobject {
+
+int CodeSection::indexOfSlot(uint32_t slot) const {
+  auto it = partition_point(
+      insns, [&](const bpf::SlotInsn &si) { return si.slot < slot; });
+  if (it == insns.end() || it->slot != slot)
+    return -1;
+  return int(it - insns.begin());
+}
+
+namespace {
+
+/// A function symbol: a program (outside `.text`) or a subprogram.
+struct Function {
+  std::string name;
+  size_t section; ///< index into Reader::sections
+  uint32_t start; ///< first slot in the section
+  uint32_t end;   ///< one past the last slot
+};
+
+/// libbpf program types eimc reads but cannot run; the first component of
+/// the section name (before '/').
+bool isKnownUnsupportedSection(StringRef name) {
+  static constexpr StringLiteral known[] = {"uprobe.s",
+                                            "uretprobe.s",
+                                            "uprobe.multi",
+                                            "uretprobe.multi",
+                                            "uprobe.multi.s",
+                                            "uretprobe.multi.s",
+                                            "kprobe.multi",
+                                            "kretprobe.multi",
+                                            "kprobe.session",
+                                            "ksyscall",
+                                            "kretsyscall",
+                                            "usdt",
+                                            "usdt.s",
+                                            "tc",
+                                            "tcx",
+                                            "netkit",
+                                            "classifier",
+                                            "action",
+                                            "tracepoint",
+                                            "tp",
+                                            "raw_tracepoint",
+                                            "raw_tp",
+                                            "raw_tracepoint.w",
+                                            "raw_tp.w",
+                                            "tp_btf",
+                                            "fentry",
+                                            "fmod_ret",
+                                            "fexit",
+                                            "fentry.s",
+                                            "fmod_ret.s",
+                                            "fexit.s",
+                                            "freplace",
+                                            "lsm",
+                                            "lsm.s",
+                                            "lsm_cgroup",
+                                            "iter",
+                                            "iter.s",
+                                            "syscall",
+                                            "xdp",
+                                            "xdp.frags",
+                                            "perf_event",
+                                            "lwt_in",
+                                            "lwt_out",
+                                            "lwt_xmit",
+                                            "lwt_seg6local",
+                                            "sockops",
+                                            "sk_skb",
+                                            "sk_msg",
+                                            "lirc_mode2",
+                                            "flow_dissector",
+                                            "cgroup_skb",
+                                            "cgroup",
+                                            "sk_lookup",
+                                            "netfilter",
+                                            "struct_ops",
+                                            "struct_ops.s",
+                                            "socket",
+                                            "sk_reuseport"};
+  StringRef head = name.split('/').first;
+  return is_contained(known, head) || head.starts_with("cgroup");
+}
+
+/// Fills kind and attach target from the section name (libbpf's
+/// SEC("uprobe/PATH:SYM") rules; the last ':' separates PATH and SYM
+/// because paths may contain ':' but symbols do not).
+Error classifySection(StringRef section, Program &prog) {
+  static const std::pair<StringRef, ProgramKind> probes[] = {
+      {"uprobe", ProgramKind::Uprobe},
+      {"uretprobe", ProgramKind::Uretprobe},
+      {"kprobe", ProgramKind::Kprobe},
+      {"kretprobe", ProgramKind::Kretprobe}};
+  auto [head, target] = section.split('/');
+  for (const auto &[prefix, kind] : probes) {
+    if (head != prefix)
+      continue;
+    prog.kind = kind;
+    bool isUser = kind == ProgramKind::Uprobe || kind == ProgramKind::Uretprobe;
+    size_t colon = target.rfind(':');
+    if (isUser && colon != StringRef::npos) {
+      prog.attachPath = target.take_front(colon).str();
+      prog.attachSymbol = target.drop_front(colon + 1).str();
+    } else {
+      prog.attachSymbol = target.str();
+    }
+    return Error::success();
+  }
+  if (isKnownUnsupportedSection(section)) {
+    prog.kind = ProgramKind::Unsupported;
+    return Error::success();
+  }
+  return makeMalformed("unknown program section '" + section + "'");
+}
+
+/// Prefixes a malformed-input error with the section it was found in.
+Error inSection(StringRef section, Error e) {
+  return makeMalformed("section '" + section + "': " + toString(std::move(e)));
+}
+
+bool isGlobalDataSection(StringRef name) {
+  return name == ".data" || name == ".bss" || name == ".kconfig" ||
+         name.starts_with(".data.") || name.starts_with(".rodata") ||
+         name.starts_with(".bss.");
+}
+
+class Reader {
+public:
+  Reader(StringRef objectName, const ELF64LEObjectFile &obj)
+      : objectName(objectName), obj(obj) {}
+
+  Expected<ExtensionSpec> run();
+
+private:
+  Error readBtf();
+  Error readLicense();
+  Error readMaps();
+  Error decodeSections();
+  Error readRelocations(const SectionRef &rel, CodeSection &code);
+  Error relocateOne(const RelocationRef &reloc, CodeSection &code);
+  Error readFunctions();
+  void attachLines(CodeSection &code);
+  Error buildPrograms();
+  Expected<Program> buildProgram(const Function &fn);
+  Error appendFunction(const Function &fn, Program &prog,
+                       std::vector<std::pair<size_t, uint32_t>> &pending);
+  const Function *textFunctionAt(uint32_t slot) const;
+
+  StringRef objectName;
+  const ELF64LEObjectFile &obj;
+  ExtensionSpec spec;
+  std::optional<BtfTypes> btf;
+  std::optional<BTFParser> ext; ///< .BTF.ext, when the object has one
+  std::vector<CodeSection> sections;
+  std::map<uint64_t, size_t> sectionByElfIndex;
+  std::optional<size_t> textSection;
+  std::vector<Function> programs;      ///< functions outside .text
+  std::vector<Function> textFunctions; ///< sorted by start
+};
+
+Expected<ExtensionSpec> Reader::run() {
+  spec.objectName = objectName.str();
+  // Phase 1: object-wide data everything else refers to.
+  if (Error e = readBtf())
+    return e;
+  if (Error e = readLicense())
+    return e;
+  if (Error e = readMaps())
+    return e;
+  // Phase 2: code, per section, with relocations, CO-RE and lines applied.
+  if (Error e = decodeSections())
+    return e;
+  // Phase 3: programs, each self-contained with its subprograms.
+  if (Error e = readFunctions())
+    return e;
+  if (Error e = buildPrograms())
+    return e;
+  return std::move(spec);
+}
+
+Error Reader::readBtf() {
+  for (const SectionRef &sec : obj.sections()) {
+    Expected<StringRef> name = sec.getName();
+    if (!name)
+      return name.takeError();
+    if (*name != ".BTF")
+      continue;
+    Expected<StringRef> contents = sec.getContents();
+    if (!contents)
+      return contents.takeError();
+    spec.btf.assign(contents->bytes_begin(), contents->bytes_end());
+    Expected<BtfTypes> types = BtfTypes::parse(spec.btf);
+    if (!types)
+      return types.takeError();
+    btf = std::move(*types);
+  }
+  if (!btf || !BTFParser::hasBTFSections(obj))
+    return Error::success();
+  ext.emplace();
+  BTFParser::ParseOptions opts;
+  opts.LoadLines = true;
+  opts.LoadRelocs = true;
+  return ext->parse(obj, opts);
+}
+
+Error Reader::readLicense() {
+  for (const SectionRef &sec : obj.sections()) {
+    Expected<StringRef> name = sec.getName();
+    if (!name || *name != "license") {
+      consumeError(name.takeError());
+      continue;
+    }
+    Expected<StringRef> contents = sec.getContents();
+    if (!contents)
+      return contents.takeError();
+    spec.license = contents->split('\0').first.str();
+  }
+  return Error::success();
+}
+
+Error Reader::readMaps() {
+  bool hasMapsSection = any_of(obj.sections(), [](const SectionRef &sec) {
+    Expected<StringRef> name = sec.getName();
+    return name ? *name == ".maps" : (consumeError(name.takeError()), false);
+  });
+  if (!hasMapsSection)
+    return Error::success();
+  if (!btf)
+    return makeMalformed("'.maps' section without .BTF (compile with -g)");
+  Expected<std::vector<MapDef>> maps = readBtfMaps(*btf);
+  if (!maps)
+    return maps.takeError();
+  spec.maps = std::move(*maps);
+  return Error::success();
+}
+
+Error Reader::decodeSections() {
+  std::optional<BtfTypes> target;
+  for (const SectionRef &sec : obj.sections()) {
+    if (!(ELFSectionRef(sec).getFlags() & ELF::SHF_EXECINSTR) ||
+        sec.getSize() == 0)
+      continue;
+    Expected<StringRef> name = sec.getName();
+    if (!name)
+      return name.takeError();
+    Expected<StringRef> contents = sec.getContents();
+    if (!contents)
+      return contents.takeError();
+    Expected<std::vector<bpf::SlotInsn>> insns =
+        bpf::decodeProgram(arrayRefFromStringRef(*contents));
+    if (!insns)
+      return inSection(*name, insns.takeError());
+    CodeSection code;
+    code.name = name->str();
+    code.elfIndex = sec.getIndex();
+    code.insns = std::move(*insns);
+    if (*name == ".text")
+      textSection = sections.size();
+    sectionByElfIndex[code.elfIndex] = sections.size();
+    sections.push_back(std::move(code));
+  }
+  // Relocation sections name the section they patch.
+  for (const SectionRef &rel : obj.sections()) {
+    Expected<section_iterator> patched = rel.getRelocatedSection();
+    if (!patched)
+      return patched.takeError();
+    if (*patched == obj.section_end())
+      continue;
+    auto it = sectionByElfIndex.find((*patched)->getIndex());
+    if (it == sectionByElfIndex.end())
+      continue;
+    if (Error e = readRelocations(rel, sections[it->second]))
+      return e;
+  }
+  for (CodeSection &code : sections) {
+    if (ext && btf) {
+      if (!target) {
+        Expected<BtfTypes> loaded = loadTargetBtf();
+        if (!loaded)
+          return loaded.takeError();
+        target = std::move(*loaded);
+      }
+      if (Error e = applyCoreRelocations(code, *btf, *target, *ext))
+        return e;
+    }
+    attachLines(code);
+  }
+  return Error::success();
+}
+
+/// RelocationRef iteration aborts (report_fatal_error) on a bad section
+/// header, so check entries and symbol indices first through the Expected
+/// ELFFile API.
+Error validateRelocations(const ELF64LEObjectFile &obj, const SectionRef &rel) {
+  const ELF64LEFile &elf = obj.getELFFile();
+  const ELF64LE::Shdr *shdr = obj.getSection(rel.getRawDataRefImpl());
+  if (shdr->sh_type != ELF::SHT_REL)
+    return makeMalformed("relocation section of type " + Twine(shdr->sh_type) +
+                         " (expected SHT_REL)");
+  Expected<ELF64LE::RelRange> rels = elf.rels(*shdr);
+  if (!rels)
+    return rels.takeError();
+  Expected<const ELF64LE::Shdr *> symtab = elf.getSection(shdr->sh_link);
+  if (!symtab)
+    return symtab.takeError();
+  Expected<ELF64LE::SymRange> syms = elf.symbols(*symtab);
+  if (!syms)
+    return syms.takeError();
+  for (const ELF64LE::Rel &r : *rels)
+    if (r.getSymbol(false) >= syms->size())
+      return makeMalformed("relocation symbol index " +
+                           Twine(r.getSymbol(false)) + " out of range");
+  return Error::success();
+}
+
+Error Reader::readRelocations(const SectionRef &rel, CodeSection &code) {
+  if (Error e = validateRelocations(obj, rel))
+    return inSection(code.name, std::move(e));
+  for (const RelocationRef &reloc : rel.relocations())
+    if (Error e = relocateOne(reloc, code))
+      return inSection(code.name, std::move(e));
+  return Error::success();
+}
+
+Error Reader::relocateOne(const RelocationRef &reloc, CodeSection &code) {
+  uint64_t offset = reloc.getOffset();
+  int index = offset % 8 ? -1 : code.indexOfSlot(uint32_t(offset / 8));
+  if (index < 0)
+    return makeMalformed("relocation at offset 0x" + utohexstr(offset) +
+                         " is not at an instruction");
+  uint32_t slot = uint32_t(offset / 8);
+  bpf::Insn &insn = code.insns[index].insn;
+  symbol_iterator sym = reloc.getSymbol();
+  if (sym == obj.symbol_end())
+    return makeMalformed("relocation at insn " + Twine(slot) +
+                         " has no symbol");
+  Expected<StringRef> symName = sym->getName();
+  Expected<section_iterator> symSec = sym->getSection();
+  Expected<uint64_t> symValue = sym->getValue();
+  if (!symName || !symSec || !symValue)
+    return joinErrors(joinErrors(symName.takeError(), symSec.takeError()),
+                      symValue.takeError());
+  if (*symSec == obj.section_end()) {
+    code.refusals[slot] = ("extern '" + *symName + "' is not supported").str();
+    return Error::success();
+  }
+  Expected<StringRef> secName = (*symSec)->getName();
+  if (!secName)
+    return secName.takeError();
+
+  if (*secName == ".maps") {
+    auto *ld = std::get_if<bpf::LoadImm64>(&insn);
+    if (!ld)
+      return makeMalformed("insn " + Twine(slot) + ": map reference '" +
+                           *symName + "' on a non-lddw instruction");
+    auto map =
+        find_if(spec.maps, [&](const MapDef &m) { return m.name == *symName; });
+    if (map == spec.maps.end())
+      return makeMalformed("insn " + Twine(slot) +
+                           ": relocation against unknown map '" + *symName +
+                           "'");
+    ld->kind = bpf::Imm64Kind::MapByFd;
+    ld->mapIndex = uint32_t(map - spec.maps.begin());
+    ld->offset = 0;
+    ld->value = 0;
+    return Error::success();
+  }
+  if (isGlobalDataSection(*secName)) {
+    code.refusals[slot] =
+        ("global data section '" + *secName + "' is not supported yet").str();
+    return Error::success();
+  }
+  if (*secName == "maps")
+    return makeMalformed("insn " + Twine(slot) +
+                         ": legacy 'maps' section is not supported; use "
+                         "BTF-defined maps in '.maps'");
+  if (*secName != ".text")
+    return makeMalformed("insn " + Twine(slot) +
+                         ": unsupported relocation against section '" +
+                         *secName + "'");
+  auto *call = std::get_if<bpf::Call>(&insn);
+  if (call && call->kind == bpf::CallKind::Local) {
+    // libbpf: callee = symbol value / 8 + imm + 1, which covers both a
+    // function symbol (imm = -1) and the section symbol (imm = offset).
+    code.textCalls[slot] = uint32_t(*symValue / 8 + call->imm + 1);
+    return Error::success();
+  }
+  if (std::holds_alternative<bpf::LoadImm64>(insn)) {
+    code.refusals[slot] = "function pointers (callbacks) are not supported yet";
+    return Error::success();
+  }
+  return makeMalformed("insn " + Twine(slot) +
+                       ": unexpected relocation against '.text'");
+}
+
+void Reader::attachLines(CodeSection &code) {
+  if (!ext)
+    return;
+  for (const bpf::SlotInsn &si : code.insns) {
+    const BTF::BPFLineInfo *info =
+        ext->findLineInfo({uint64_t(si.slot) * 8, code.elfIndex});
+    if (!info)
+      continue;
+    SourceLine line;
+    line.file = sys::path::filename(ext->findString(info->FileNameOff)).str();
+    line.line = info->getLine();
+    line.column = info->getCol();
+    line.text = ext->findString(info->LineOff).trim().str();
+    code.lines[si.slot] = std::move(line);
+  }
+}
+
+Error Reader::readFunctions() {
+  // Group function symbols by section, then size each one: clang always
+  // sets st_size, but hand-written assembly without .size gets "up to the
+  // next function or the section end".
+  std::map<size_t, std::vector<std::pair<uint32_t, std::string>>> starts;
+  for (const ELFSymbolRef &sym : obj.symbols()) {
+    Expected<SymbolRef::Type> type = sym.getType();
+    if (!type)
+      return type.takeError();
+    if (*type != SymbolRef::ST_Function)
+      continue;
+    Expected<section_iterator> sec = sym.getSection();
+    Expected<StringRef> name = sym.getName();
+    if (!sec || !name)
+      return joinErrors(sec.takeError(), name.takeError());
+    if (*sec == obj.section_end())
+      continue;
+    auto it = sectionByElfIndex.find((*sec)->getIndex());
+    if (it == sectionByElfIndex.end())
+      continue;
+    Expected<uint64_t> value = sym.getValue();
+    if (!value)
+      return value.takeError();
+    if (*value % 8)
+      return makeMalformed("function '" + *name + "' is not 8-byte aligned");
+    starts[it->second].push_back({uint32_t(*value / 8), name->str()});
+  }
+  for (size_t s = 0; s < sections.size(); ++s) {
+    std::vector<std::pair<uint32_t, std::string>> &syms = starts[s];
+    uint32_t sectionEnd =
+        sections[s].insns.empty()
+            ? 0
+            : sections[s].insns.back().slot +
+                  bpf::slotCount(sections[s].insns.back().insn);
+    if (syms.empty() && s != textSection)
+      return makeMalformed("section '" + sections[s].name +
+                           "' has code but no function symbol");
+    llvm::sort(syms);
+    for (size_t i = 0; i < syms.size(); ++i) {
+      uint32_t end = i + 1 < syms.size() ? syms[i + 1].first : sectionEnd;
+      Function fn{syms[i].second, s, syms[i].first, end};
+      if (s == textSection)
+        textFunctions.push_back(std::move(fn));
+      else
+        programs.push_back(std::move(fn));
+    }
+  }
+  return Error::success();
+}
+
+const Function *Reader::textFunctionAt(uint32_t slot) const {
+  for (const Function &fn : textFunctions)
+    if (fn.start == slot)
+      return &fn;
+  return nullptr;
+}
+
+Error Reader::buildPrograms() {
+  for (const Function &fn : programs) {
+    Expected<Program> prog = buildProgram(fn);
+    if (!prog)
+      return prog.takeError();
+    spec.programs.push_back(std::move(*prog));
+  }
+  return Error::success();
+}
+
+Expected<Program> Reader::buildProgram(const Function &fn) {
+  Program prog;
+  prog.name = fn.name;
+  prog.section = sections[fn.section].name;
+  if (Error e = classifySection(prog.section, prog))
+    return e;
+  // (index of a call in prog.insns, callee slot in .text), resolved once
+  // every reachable subprogram has a place: libbpf appends each callee
+  // once per program, in order of first reference.
+  std::vector<std::pair<size_t, uint32_t>> pending;
+  if (Error e = appendFunction(fn, prog, pending))
+    return e;
+  std::map<uint32_t, uint32_t> placed; // .text slot → program slot
+  for (size_t i = 0; i < pending.size(); ++i) {
+    uint32_t callee = pending[i].second;
+    if (placed.count(callee))
+      continue;
+    const Function *sub = textFunctionAt(callee);
+    if (!sub)
+      return makeMalformed("prog '" + prog.name + "': call to .text slot " +
+                           Twine(callee) + ", which is not a function start");
+    const bpf::SlotInsn &last = prog.insns.back();
+    placed[callee] = last.slot + bpf::slotCount(last.insn);
+    if (Error e = appendFunction(*sub, prog, pending))
+      return e;
+  }
+  for (const auto &[index, callee] : pending) {
+    auto &call = std::get<bpf::Call>(prog.insns[index].insn);
+    call.target = placed[callee];
+    call.imm = int32_t(call.target - prog.insns[index].slot - 1);
+  }
+  return prog;
+}
+
+/// Copies \p fn to the end of \p prog, rebasing jumps and recording calls
+/// into `.text` in \p pending.
+Error Reader::appendFunction(
+    const Function &fn, Program &prog,
+    std::vector<std::pair<size_t, uint32_t>> &pending) {
+  const CodeSection &code = sections[fn.section];
+  bool inText = textSection && fn.section == *textSection;
+  uint32_t base =
+      prog.insns.empty()
+          ? 0
+          : prog.insns.back().slot + bpf::slotCount(prog.insns.back().insn);
+  auto rebase = [&](uint32_t slot) { return slot - fn.start + base; };
+  for (const bpf::SlotInsn &si : code.insns) {
+    if (si.slot < fn.start || si.slot >= fn.end)
+      continue;
+    auto refusal = code.refusals.find(si.slot);
+    if (refusal != code.refusals.end())
+      return makeRefusal("prog '" + prog.name + "': insn " +
+                         Twine(rebase(si.slot)) + ": " + refusal->second);
+    bpf::SlotInsn copy{rebase(si.slot), si.insn};
+    if (auto *jump = std::get_if<bpf::Jump>(&copy.insn))
+      jump->target = rebase(jump->target);
+    if (auto *call = std::get_if<bpf::Call>(&copy.insn);
+        call && call->kind == bpf::CallKind::Local) {
+      auto text = code.textCalls.find(si.slot);
+      if (text != code.textCalls.end()) {
+        pending.push_back({prog.insns.size(), text->second});
+      } else if (inText) {
+        pending.push_back({prog.insns.size(), call->target});
+      } else if (call->target >= fn.start && call->target < fn.end) {
+        call->target = rebase(call->target);
+      } else {
+        return makeRefusal("prog '" + prog.name + "': insn " +
+                           Twine(copy.slot) +
+                           ": calls a function outside .text in section '" +
+                           code.name + "', which libbpf does not support");
+      }
+    }
+    auto line = code.lines.find(si.slot);
+    if (line != code.lines.end())
+      prog.lines[copy.slot] = line->second;
+    prog.insns.push_back(std::move(copy));
+  }
+  return Error::success();
+}
+
+Expected<std::unique_ptr<ELF64LEObjectFile>> openElf(StringRef objectName,
+                                                     ArrayRef<uint8_t> bytes) {
+  StringRef data = toStringRef(bytes);
+  if (identify_magic(data) != file_magic::elf_relocatable) {
+    if (identify_magic(data).is_object() || data.starts_with("\x7f"
+                                                             "ELF"))
+      return makeMalformed("not a relocatable ELF object (ET_REL)");
+    return makeMalformed("not an ELF file");
+  }
+  if (data.size() < 20 || data[4] != ELF::ELFCLASS64 ||
+      data[5] != ELF::ELFDATA2LSB)
+    return makeMalformed("not a 64-bit little-endian ELF object");
+  Expected<ELF64LEObjectFile> obj =
+      ELF64LEObjectFile::create(MemoryBufferRef(data, objectName));
+  if (!obj)
+    return obj.takeError();
+  if (obj->getELFFile().getHeader().e_machine != ELF::EM_BPF)
+    return makeMalformed("not an eBPF object (e_machine " +
+                         Twine(obj->getELFFile().getHeader().e_machine) +
+                         ", expected EM_BPF 247)");
+  return std::make_unique<ELF64LEObjectFile>(std::move(*obj));
+}
+
+} // namespace
+
+Expected<ExtensionSpec> readObject(StringRef objectName,
+                                   ArrayRef<uint8_t> bytes) {
+  Expected<std::unique_ptr<ELF64LEObjectFile>> obj = openElf(objectName, bytes);
+  if (!obj)
+    return obj.takeError();
+  return Reader(sys::path::filename(objectName), **obj).run();
+}
+
+} // namespace eimc::bpfobject

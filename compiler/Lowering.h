@@ -1,0 +1,73 @@
+//===- compiler/Lowering.h - eBPF to LLVM IR, private interface -*- C++ -*-===//
+//
+// Part of eimc. See eimc/Compiler/Compiler.h.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// The compiler's internal phases, shared between Compiler.cpp (which
+/// drives LLVM: target, optimisation, code generation) and the files that
+/// build IR: MapEmission.cpp (map state, map definitions, the maps
+/// initializer) and ProgramLowering.cpp (one program's instructions).
+/// Nothing here is visible outside compiler/.
+///
+//===----------------------------------------------------------------------===//
+
+#ifndef EIMC_COMPILER_LOWERING_H
+#define EIMC_COMPILER_LOWERING_H
+
+#include "eimc/BpfObject/BpfObject.h"
+#include "eimc/Compiler/Compiler.h"
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <string>
+#include <vector>
+
+namespace llvm {
+class Function;
+class GlobalVariable;
+class Module;
+} // namespace llvm
+
+namespace eimc::compiler {
+
+/// Everything the lowering of one program needs about its module.
+struct ModuleState {
+  llvm::Module &module;
+  const bpfobject::ExtensionSpec &spec;
+  const Options &options;
+  /// Map state objects (`eim_map_<prefix>_<name>`), by map index: LDDW
+  /// src 1 becomes the address of one of these.
+  std::vector<llvm::GlobalVariable *> mapStates;
+};
+
+/// "x86-64" with every vector/x87 unit disabled: compiled programs run
+/// inside trampolines that preserve only general-purpose registers.
+llvm::StringRef targetCpu();
+llvm::StringRef targetFeatures();
+
+/// Gives \p fn the attributes every generated function carries
+/// (target features, nounwind, frame pointer, hidden visibility).
+void setCodeAttributes(llvm::Function &fn);
+
+/// "eim_maps_init_<prefix>".
+std::string mapsInitSymbol(llvm::StringRef prefix);
+
+/// Emits the map state objects, their read-only definitions and the maps
+/// initializer (even with no maps) into \p state.module, filling
+/// \p state.mapStates.
+void emitMaps(ModuleState &state);
+
+/// Lowers program \p prog into a function named \p symbol with the native
+/// ABI `i64 (ptr ctx)`, plus one internal function per bpf-to-bpf
+/// subprogram it calls.
+/// \returns an error naming the program and slot for an instruction that
+/// cannot be lowered (unsupported kind, unknown helper, bad target).
+llvm::Error lowerProgram(ModuleState &state, const bpfobject::Program &prog,
+                         llvm::StringRef symbol);
+
+} // namespace eimc::compiler
+
+#endif // EIMC_COMPILER_LOWERING_H

@@ -1,0 +1,165 @@
+//===- eimc/BpfObject/BpfObject.h - Reading eBPF ELF objects ----*- C++ -*-===//
+//
+// Part of eimc. See docs/design.md.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// The eBPF object reader: the first stage of the pipeline. readObject()
+/// turns the bytes of an object built by `clang-19 -target bpf` (libbpf
+/// conventions) into an ExtensionSpec: programs by section, BTF-defined maps
+/// from `.maps`, map relocations rewritten to map indices, bpf-to-bpf
+/// subprograms from `.text` appended to each program that calls them (as
+/// libbpf does), and CO-RE relocations from `.BTF.ext` resolved against
+/// eimc's own target BTF (the contexts eimc builds), never against the build
+/// machine's /sys/kernel/btf/vmlinux.
+///
+/// What it does not do: decide whether a program is safe or allowed (the
+/// verifier and the policy do), or what a section's target means for a host
+/// (the driver matches attach targets to the host).
+///
+/// Rules followed, each from libbpf (tools/lib/bpf/libbpf.c):
+///  - program sections: `uprobe/SYM`, `uretprobe/SYM`, `uprobe/PATH:SYM`,
+///    `uretprobe/PATH:SYM`, `kprobe/SYM`, `kretprobe/SYM` (retargeted by
+///    --attach); other known libbpf types are read and marked Unsupported;
+///    an unknown section holding code is a malformed-input error.
+///  - `.maps`: a struct per map whose members `type`, `max_entries`,
+///    `key_size`, `value_size`, `map_flags` are `int (*)[N]` and `key`,
+///    `value` are pointers to the key/value types.
+///  - PERF_EVENT_ARRAY with max_entries 0 gets one entry per CPU slot
+///    (libbpf sets it to the number of possible CPUs at load time).
+///  - a CO-RE relocation that cannot be resolved poisons its instruction
+///    (bpf::Poison); it is an error only if reachable (the verifier checks).
+///
+//===----------------------------------------------------------------------===//
+
+#ifndef EIMC_BPFOBJECT_BPFOBJECT_H
+#define EIMC_BPFOBJECT_BPFOBJECT_H
+
+#include "eimc/Core/Insn.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace eimc::bpfobject {
+
+/// Map types (include/uapi/linux/bpf.h enum bpf_map_type values).
+enum class MapTypeKind : uint32_t {
+  Hash = 1,
+  Array = 2,
+  PerfEventArray = 4,
+  PercpuHash = 5,
+  PercpuArray = 6,
+  CgroupArray = 8,
+  RingBuf = 27,
+};
+
+/// CPU slots for per-CPU maps and PERF_EVENT_ARRAY: in user space a slot is
+/// chosen per thread, not per CPU (see docs/design.md, "CPU slots").
+constexpr uint32_t CpuSlots = 4;
+
+/// One map as libbpf would create it.
+struct MapDef {
+  std::string name;       ///< the .maps variable name (e.g. "events")
+  uint32_t type = 0;      ///< bpf_map_type value (see MapTypeKind)
+  uint32_t keySize = 0;   ///< bytes
+  uint32_t valueSize = 0; ///< bytes
+  uint32_t maxEntries = 0;
+  uint32_t flags = 0;
+  uint32_t btfKeyTypeId = 0;   ///< in ExtensionSpec::btf, 0 if none
+  uint32_t btfValueTypeId = 0; ///< in ExtensionSpec::btf, 0 if none
+  bool operator==(const MapDef &) const = default;
+};
+
+enum class ProgramKind : uint8_t {
+  Uprobe,
+  Uretprobe,
+  Kprobe,    ///< runs as an entry probe once --attach names a host symbol
+  Kretprobe, ///< runs as a return probe once --attach names a host symbol
+  Unsupported,
+};
+
+/// Source position from .BTF.ext line info.
+struct SourceLine {
+  std::string file; ///< base name as recorded by clang (e.g. "ext.bpf.c")
+  uint32_t line = 0;
+  uint32_t column = 0;
+  std::string text; ///< the source line, if recorded
+  bool operator==(const SourceLine &) const = default;
+};
+
+struct Program {
+  std::string name;    ///< function symbol (e.g. "printret")
+  std::string section; ///< ELF section (e.g. "uretprobe/readline")
+  ProgramKind kind = ProgramKind::Unsupported;
+  std::string attachPath;   ///< PATH of `uprobe/PATH:SYM`, else empty
+  std::string attachSymbol; ///< SYM, empty for kprobes without a target
+  /// Instructions with map relocations resolved (LoadImm64::mapIndex),
+  /// CO-RE relocations applied and used .text subprograms appended.
+  std::vector<bpf::SlotInsn> insns;
+  /// Line info by slot, where .BTF.ext has it.
+  std::map<uint32_t, SourceLine> lines;
+  bool operator==(const Program &) const = default;
+};
+
+/// A decoded extension object: pure, copyable, machine-independent.
+struct ExtensionSpec {
+  std::string objectName;        ///< base name of the input, for diagnostics
+  std::string license;           ///< contents of the `license` section
+  std::vector<Program> programs; ///< in section order
+  std::vector<MapDef> maps;      ///< in `.maps` DATASEC order (libbpf's)
+  std::vector<uint8_t> btf;      ///< raw .BTF section (for event decoding)
+  bool operator==(const ExtensionSpec &) const = default;
+};
+
+/// Reads an eBPF ELF object.
+/// \param objectName the name diagnostics use for this object.
+/// \returns the spec, or an error for malformed input (not ELF, not EM_BPF,
+/// bad BTF, unknown program section, relocation against an unknown map).
+llvm::Expected<ExtensionSpec> readObject(llvm::StringRef objectName,
+                                         llvm::ArrayRef<uint8_t> bytes);
+
+/// Prints the spec as text for --emit=spec and tests.
+std::string toString(const ExtensionSpec &spec);
+
+/// Decodes records of one named BTF type from any ELF with a .BTF section
+/// (for `eimc events --btf FILE --type NAME`). Structs and unions print by
+/// field name, integers by size and signedness, char arrays as strings (up
+/// to the first NUL), other arrays as lists, enums by enumerator name,
+/// pointers as hex. Records shorter than the type print what they hold;
+/// nothing is read out of bounds. Copyable and immutable.
+class BtfRecordFormatter {
+public:
+  /// \p typeName may be a struct, union, typedef or other named type, with
+  /// or without a `struct `/`union ` prefix.
+  /// \returns an error if \p elfBytes is not ELF, has no .BTF section or
+  /// no type of that name.
+  static llvm::Expected<BtfRecordFormatter>
+  create(llvm::ArrayRef<uint8_t> elfBytes, llvm::StringRef typeName);
+  /// Byte size of the type (one record).
+  uint64_t size() const;
+  /// `pid=123 str="echo hi"`.
+  void printText(llvm::ArrayRef<uint8_t> record, llvm::raw_ostream &os) const;
+  /// `{"pid":123,"str":"echo hi"}`.
+  void printJson(llvm::ArrayRef<uint8_t> record, llvm::raw_ostream &os) const;
+
+  struct Impl;
+
+private:
+  explicit BtfRecordFormatter(std::shared_ptr<const Impl> impl)
+      : impl(std::move(impl)) {}
+  std::shared_ptr<const Impl> impl;
+};
+
+} // namespace eimc::bpfobject
+
+#endif // EIMC_BPFOBJECT_BPFOBJECT_H

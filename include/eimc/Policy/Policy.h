@@ -1,0 +1,87 @@
+//===- eimc/Policy/Policy.h - Deployment policy -----------------*- C++ -*-===//
+//
+// Part of eimc. See docs/formats/policy.md, which this header must keep
+// describing: change both together.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// The deployment-time policy of the Extension Interface Model (EIM): what an
+/// operator grants each class of extension. parsePolicy() reads the YAML
+/// form with LLVM YAMLIO; keys the model defines but eimc does not implement
+/// yet are rejected with "not supported yet", unknown keys with "unknown
+/// key", both naming file, line and column.
+///
+/// The policy holds no host knowledge (that is the manifest's) and no
+/// addresses. The verifier applies it; it never applies itself.
+///
+//===----------------------------------------------------------------------===//
+
+#ifndef EIMC_POLICY_POLICY_H
+#define EIMC_POLICY_POLICY_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace eimc::policy {
+
+/// Where a policy element was written; printed as "file:line".
+struct SourceLoc {
+  std::string file;
+  unsigned line = 0;
+  unsigned column = 0;
+  std::string str() const; ///< "policy.yaml:7"
+  bool operator==(const SourceLoc &) const = default;
+};
+
+/// Isolation of extension state (paper §5; docs/formats/policy.md).
+enum class IsolationKind : uint8_t { Require, Prefer, Off };
+
+struct HelperGrant {
+  uint32_t id = 0;      ///< kernel helper id
+  std::string name;     ///< as written (libbpf name or "#25")
+  SourceLoc loc;
+  bool operator==(const HelperGrant &) const = default;
+};
+
+/// One extension class: which programs it covers, where they may attach and
+/// what they may use.
+struct PolicyClass {
+  std::string name;
+  std::string entry; ///< host function (extension entry) the class may hook
+  std::string match; ///< program name or ELF section the class covers
+  std::vector<HelperGrant> helpers;
+  SourceLoc loc;      ///< the class's first line
+  SourceLoc entryLoc;
+  SourceLoc helpersLoc; ///< `helpers:` key, or loc if absent
+  bool operator==(const PolicyClass &) const = default;
+};
+
+struct Policy {
+  std::string file; ///< as given on the command line
+  IsolationKind isolation = IsolationKind::Prefer;
+  std::vector<PolicyClass> classes;
+  bool operator==(const Policy &) const = default;
+
+  /// The class whose `match` equals \p programName or \p section, if any.
+  const PolicyClass *findClass(llvm::StringRef programName,
+                               llvm::StringRef section) const;
+};
+
+/// Parses a policy. \p fileName is used in diagnostics only.
+/// \returns the policy, or an error "FILE:LINE:COL: what" for malformed
+/// YAML, unknown or unsupported keys, and unknown helper names.
+llvm::Expected<Policy> parsePolicy(llvm::StringRef fileName,
+                                   llvm::StringRef text);
+
+/// Canonical YAML text (round-trips through parsePolicy()).
+std::string toString(const Policy &policy);
+
+} // namespace eimc::policy
+
+#endif // EIMC_POLICY_POLICY_H

@@ -1,0 +1,163 @@
+//===- eimc/Rewriter/Rewriter.h - Static rewriting of hosts -----*- C++ -*-===//
+//
+// Part of eimc. See docs/design.md and ../shared/notes/rewriting.md.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// The rewriter statically hooks functions of an x86-64 ELF executable.
+/// Three steps, each with its own value type:
+///
+///  1. planHooks(): resolves each hooked symbol (.symtab, then .dynsym),
+///     decodes the instructions at its entry (after ENDBR64) until at least
+///     5 bytes are covered, and relocates them (RIP-relative operands,
+///     branches). Produces a printable RewritePlan. Unhookable sites are
+///     RefusalErrors (exit 1).
+///  2. emitTrampolines(): assembles the plan's trampolines and the start
+///     stub with LLVM MC into a relocatable object for the linker. Entry
+///     trampolines build a kernel-layout `struct pt_regs` on the host stack
+///     and call each entry program; return probes replace the return
+///     address and run return programs when the function returns
+///     (see docs/design.md, "Trampolines").
+///  3. writeOutput(): keeps every original byte in place, writes the jumps
+///     at patch sites, appends the linked code page-aligned, maps it by
+///     turning a PT_NOTE into PT_LOAD, grows the last writable PT_LOAD over
+///     the state pages, points e_entry at the start stub, adds section
+///     headers and .symtab entries, and writes atomically (temporary file +
+///     rename) without set-uid/set-gid bits. The input is never modified.
+///
+//===----------------------------------------------------------------------===//
+
+#ifndef EIMC_REWRITER_REWRITER_H
+#define EIMC_REWRITER_REWRITER_H
+
+#include "eimc/Linker/Linker.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace eimc::rewriter {
+
+/// A function symbol of the host.
+struct FunctionSymbol {
+  std::string name;
+  uint64_t address = 0; ///< st_value (host-relative for PIE)
+  uint64_t size = 0;    ///< st_size, 0 if unknown
+  bool fromDynsym = false;
+};
+
+/// A host executable, read-only. Owns its bytes.
+class HostBinary {
+public:
+  /// Reads and parses \p path. Errors: unreadable, not ELF64 x86-64,
+  /// not ET_EXEC/ET_DYN, already rewritten by eimc.
+  static llvm::Expected<HostBinary> create(llvm::StringRef path);
+  static llvm::Expected<HostBinary> createFromBytes(llvm::StringRef name,
+                                                    std::vector<uint8_t> bytes);
+
+  llvm::StringRef name() const { return Name; }
+  llvm::ArrayRef<uint8_t> bytes() const { return Bytes; }
+  /// Looks up a function by name (.symtab first, then .dynsym). Errors are
+  /// RefusalErrors: no such symbol, not STT_FUNC, STT_GNU_IFUNC.
+  llvm::Expected<FunctionSymbol> findFunction(llvm::StringRef name) const;
+  /// First page-aligned host-relative address after every PT_LOAD.
+  uint64_t imageEnd() const;
+  /// Where the state pages go: page after the last writable PT_LOAD.
+  uint64_t stateAddress() const;
+  uint64_t entry() const;
+  /// Bytes of the executable PT_LOAD containing \p address, from \p address
+  /// to the end of its file-backed part; empty if \p address is not in one.
+  llvm::ArrayRef<uint8_t> codeFrom(uint64_t address) const;
+  /// Permission bits of the input file (0755 for in-memory hosts).
+  unsigned fileMode() const;
+
+  HostBinary(HostBinary &&);
+  HostBinary &operator=(HostBinary &&);
+  ~HostBinary();
+
+private:
+  struct Impl;
+  HostBinary(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> P;
+  std::string Name;
+  std::vector<uint8_t> Bytes;
+};
+
+/// What to run at one host function.
+struct HookRequest {
+  std::string symbol;
+  std::vector<std::string> entryPrograms;  ///< native symbols, in run order
+  std::vector<std::string> returnPrograms; ///< native symbols, in run order
+};
+
+/// One relocated instruction in a trampoline.
+struct RelocatedInsn {
+  uint64_t originalAddress = 0;
+  std::vector<uint8_t> originalBytes;
+  std::string text; ///< disassembly, for the plan's text form
+  /// Assembly emitted in the trampoline (may reference absolute host
+  /// addresses through symbols defined by the linker request).
+  std::string assembly;
+};
+
+struct PatchSite {
+  std::string symbol;
+  uint64_t functionAddress = 0;
+  uint64_t patchAddress = 0; ///< after ENDBR64, if any
+  std::vector<uint8_t> stolenBytes;
+  std::vector<RelocatedInsn> relocated;
+  uint64_t resumeAddress = 0; ///< patchAddress + stolen, 0 if none needed
+  std::vector<std::string> entryPrograms;
+  std::vector<std::string> returnPrograms;
+  std::string trampolineSymbol; ///< "eim_tramp_<symbol>"
+};
+
+/// Everything the writer needs besides the linked image. Sorted by address.
+struct RewritePlan {
+  std::vector<PatchSite> sites;
+  uint64_t stateAddress = 0;
+  uint64_t originalEntry = 0;
+  /// Symbols the trampolines reference outside the blob (host-relative).
+  std::map<std::string, uint64_t> hostSymbols;
+};
+
+/// Plans hooks for \p requests on \p host.
+llvm::Expected<RewritePlan> planHooks(const HostBinary &host,
+                                      llvm::ArrayRef<HookRequest> requests);
+
+/// Text of the plan (--emit=plan).
+std::string toString(const RewritePlan &plan);
+
+/// Assembly of the trampolines and the start stub. The start stub
+/// `eim_start` calls `eim_rt_init`, then each of \p initSymbols, then
+/// `eim_rt_ready`, and jumps to the host's original entry.
+std::string trampolineAssembly(const RewritePlan &plan,
+                               llvm::ArrayRef<std::string> initSymbols);
+
+/// Assembles trampolineAssembly() into a relocatable object.
+llvm::Expected<linker::LinkInput>
+emitTrampolines(const RewritePlan &plan,
+                llvm::ArrayRef<std::string> initSymbols);
+
+/// Provenance recorded in the output's non-alloc `.eimc.manifest` section.
+struct Provenance {
+  std::string eimcVersion;
+  std::string text; ///< YAML lines: input hashes, policy hash, sites
+};
+
+/// Writes the rewritten host to \p outPath (temporary file + rename).
+llvm::Error writeOutput(const HostBinary &host, const RewritePlan &plan,
+                        const linker::LinkedExtension &linked,
+                        const Provenance &provenance, llvm::StringRef outPath);
+
+} // namespace eimc::rewriter
+
+#endif // EIMC_REWRITER_REWRITER_H

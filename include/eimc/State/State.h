@@ -1,0 +1,121 @@
+//===- eimc/State/State.h - Reading a rewritten process's state -*- C++ -*-===//
+//
+// Part of eimc. See docs/design.md, "Runtime".
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// The reader side of the shared state that runtime-lib creates in every
+/// rewritten process (/dev/shm/eimc-<pid>.state; layout in
+/// runtime-lib/include/eim_state.h). `eimc events` follows event maps with
+/// it; `eimc maps` lists maps.
+///
+/// The process may write the file at any time and may be buggy or hostile,
+/// so nothing read from it is trusted: the map table is validated once at
+/// open(), ring positions and record headers on every read, and a
+/// violation is an error, never an out-of-bounds access.
+///
+/// One reader per process at a time: consuming advances the ring's
+/// consumer position in the shared file (as perf's data_tail does), so two
+/// readers would split the records between them.
+///
+//===----------------------------------------------------------------------===//
+
+#ifndef EIMC_STATE_STATE_H
+#define EIMC_STATE_STATE_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace eimc::state {
+
+/// One map of a process, as its runtime recorded it.
+struct MapInfo {
+  std::string name;
+  uint32_t type = 0;       ///< enum bpf_map_type (4 = PERF_EVENT_ARRAY)
+  uint32_t keySize = 0;    ///< bytes
+  uint32_t valueSize = 0;  ///< bytes
+  uint32_t maxEntries = 0; ///< PERF_EVENT_ARRAY: number of rings
+};
+
+/// \returns where the runtime of process \p pid keeps its state.
+std::string statePath(int pid);
+
+/// A process's shared state, mapped read-write (consuming writes the
+/// consumer positions). Move-only; unmaps on destruction.
+class ProcessState {
+public:
+  /// Opens and validates the shared state of process \p pid.
+  /// Fails (never blocks) when: there is no such process; the process has
+  /// no state file (not built by eimc, or its runtime has not started
+  /// yet); the file is not an eimc state file; it has another layout
+  /// version ("written by eimc X, layout N; this eimc reads layout M");
+  /// the runtime has not published it yet; the map table is malformed.
+  static llvm::Expected<ProcessState> open(int pid);
+
+  ProcessState(ProcessState &&other) noexcept;
+  ProcessState &operator=(ProcessState &&other) noexcept;
+  ProcessState(const ProcessState &) = delete;
+  ProcessState &operator=(const ProcessState &) = delete;
+  ~ProcessState();
+
+  int pid() const { return pidValue; }
+  /// The eimc version that built the process.
+  llvm::StringRef eimcVersion() const { return version; }
+  /// Maps in the order the runtime initialized them.
+  const std::vector<MapInfo> &maps() const { return mapInfos; }
+
+  /// Consumes the published records of PERF_EVENT_ARRAY map \p map from
+  /// all its rings, ring 0 first, each ring in publication order. Stops in
+  /// a ring at a record that is reserved but not yet published (the next
+  /// call resumes there). \returns the records' payloads (possibly none);
+  /// an error if there is no such map, it is not a PERF_EVENT_ARRAY, or a
+  /// ring is corrupt.
+  llvm::Expected<std::vector<std::vector<uint8_t>>>
+  consumeEvents(llvm::StringRef map);
+
+  /// \returns how many records of map \p map were dropped because a ring
+  /// was full (0 for unknown or non-event maps).
+  uint64_t lostEvents(llvm::StringRef map) const;
+
+  /// \returns how many return probes were skipped because a thread's
+  /// shadow stack or the runtime's thread table was full.
+  uint64_t skippedReturnProbes() const;
+
+  /// \returns true while process pid() still has this state mapped, i.e.
+  /// it is running (a reused PID or an exec into another image: false).
+  bool isAlive() const;
+
+private:
+  /// A validated map table entry plus where its data lies in the file.
+  struct Region {
+    uint64_t offset;
+    uint64_t size;
+    uint32_t ringSize; ///< PERF_EVENT_ARRAY: data bytes per ring
+  };
+
+  ProcessState() = default;
+  llvm::Error validate();
+  llvm::Error validateMap(unsigned index);
+  int findMap(llvm::StringRef map) const;
+  llvm::Error consumeRing(unsigned mapIndex, uint32_t ring,
+                          std::vector<std::vector<uint8_t>> &out);
+  void unmap();
+
+  int pidValue = 0;
+  std::string path;
+  std::string version;
+  uint8_t *base = nullptr; ///< the whole file, mapped MAP_SHARED
+  uint64_t size = 0;       ///< bytes mapped
+  uint64_t inode = 0;      ///< to tell this file from a successor's
+  std::vector<MapInfo> mapInfos;
+  std::vector<Region> regions; ///< parallel to mapInfos
+};
+
+} // namespace eimc::state
+
+#endif // EIMC_STATE_STATE_H

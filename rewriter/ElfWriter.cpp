@@ -1,0 +1,519 @@
+//===- rewriter/ElfWriter.cpp - Writing the rewritten executable ----------===//
+//
+// Part of eimc. See eimc/Rewriter/Rewriter.h and notes/rewriting.md §1.1.
+//
+//===----------------------------------------------------------------------===//
+//
+// writeOutput() produces the rewritten host with a minimal edit: no original
+// byte moves, so every address, relocation, debug link and build-id stays
+// valid. The edits are:
+//  - at each hook site, `E9 rel32` to its trampoline, the rest of the
+//    stolen bytes 0xCC (a stray jump into them traps loudly);
+//  - one PT_NOTE becomes the PT_LOAD (R+X) mapping the appended blob; it is
+//    moved after the last PT_LOAD because loaders require ascending
+//    PT_LOADs;
+//  - the last writable PT_LOAD's p_memsz grows over the state pages, which
+//    the loader then zero-fills like .bss;
+//  - e_entry points at the start stub;
+//  - after the blob: `.eimc.manifest`, a new .symtab/.strtab/.shstrtab and
+//    a new section header table that covers the blob (without section
+//    headers `strip` would drop the appended bytes: rewriting.md §1.1.5).
+//
+// The output is a function of the inputs only (fixed page size, no time,
+// zeroed headers), written to a temporary file in the output's directory
+// and renamed, so a failure leaves an existing output untouched.
+//
+//===----------------------------------------------------------------------===//
+
+#include "eimc/Rewriter/Rewriter.h"
+
+#include "eimc/Core/Errors.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/BinaryFormat/ELF.h"
+#include "llvm/Object/ELF.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/MathExtras.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
+#include <map>
+
+using namespace llvm;
+using namespace llvm::object;
+
+namespace eimc::rewriter {
+
+namespace {
+
+using Ehdr = ELF64LE::Ehdr;
+using Phdr = ELF64LE::Phdr;
+using Shdr = ELF64LE::Shdr;
+using Sym = ELF64LE::Sym;
+
+constexpr uint64_t PageSize = 0x1000;
+
+std::string hex(uint64_t value) { return "0x" + utohexstr(value, true); }
+
+/// A string table built in insertion order, deduplicating equal strings.
+class StringTable {
+public:
+  explicit StringTable(StringRef initial = StringRef("\0", 1))
+      : Data(initial.str()) {}
+  uint32_t add(StringRef s) {
+    auto [it, inserted] = Offsets.try_emplace(s.str(), Data.size());
+    if (inserted) {
+      Data += s;
+      Data += '\0';
+    }
+    return it->second;
+  }
+  StringRef data() const { return Data; }
+
+private:
+  std::string Data;
+  std::map<std::string, uint32_t> Offsets;
+};
+
+/// The output file being assembled in memory: the input bytes (patched in
+/// place) followed by appended pieces.
+class OutputImage {
+public:
+  OutputImage(const HostBinary &host, const RewritePlan &plan,
+              const linker::LinkedExtension &linked,
+              const Provenance &provenance)
+      : Host(host), Plan(plan), Linked(linked), Prov(provenance),
+        Bytes(host.bytes().begin(), host.bytes().end()) {}
+
+  Error build();
+  ArrayRef<uint8_t> bytes() const { return Bytes; }
+
+private:
+  Error parse();
+  Error checkLayout() const;
+  Error rewriteSegments();
+  Error patchSites();
+  Error setEntry();
+  void appendBlob();
+  Error appendSections();
+
+  Expected<uint64_t> fileOffsetOf(uint64_t address, uint64_t size) const;
+  uint64_t append(ArrayRef<uint8_t> data, uint64_t align, uint8_t fill = 0);
+  Error appendSymbolTable(std::vector<Shdr> &sections,
+                          std::vector<std::string> &names, uint32_t textIndex,
+                          uint32_t stateIndex);
+
+  template <typename T> void writeAt(uint64_t offset, const T &value) {
+    std::memcpy(Bytes.data() + offset, &value, sizeof(T));
+  }
+
+  const HostBinary &Host;
+  const RewritePlan &Plan;
+  const linker::LinkedExtension &Linked;
+  const Provenance &Prov;
+  std::vector<uint8_t> Bytes;
+
+  Ehdr Header;
+  std::vector<Phdr> Phdrs;
+  std::vector<Shdr> Sections;
+  std::vector<std::string> SectionNames;
+  uint64_t BlobOffset = 0;
+};
+
+} // namespace
+
+Error OutputImage::parse() {
+  StringRef data(reinterpret_cast<const char *>(Host.bytes().data()),
+                 Host.bytes().size());
+  Expected<ELFFile<ELF64LE>> elf = ELFFile<ELF64LE>::create(data);
+  if (!elf)
+    return elf.takeError();
+  Header = elf->getHeader();
+  if (Header.e_phentsize != sizeof(Phdr))
+    return makeMalformed("unexpected e_phentsize " +
+                         Twine(unsigned(Header.e_phentsize)));
+  Expected<ELF64LE::PhdrRange> phdrs = elf->program_headers();
+  if (!phdrs)
+    return phdrs.takeError();
+  Phdrs.assign(phdrs->begin(), phdrs->end());
+  Expected<ELF64LE::ShdrRange> sections = elf->sections();
+  if (!sections)
+    return sections.takeError();
+  Sections.assign(sections->begin(), sections->end());
+  if (Sections.size() >= ELF::SHN_LORESERVE)
+    return makeRefusal("too many sections (" + Twine(Sections.size()) + ")");
+  for (const Shdr &sec : Sections) {
+    Expected<StringRef> name = elf->getSectionName(sec);
+    if (!name)
+      return name.takeError();
+    SectionNames.push_back(name->str());
+  }
+  return Error::success();
+}
+
+/// The linker placed state and code where the plan said; verify rather
+/// than trust, since a mismatch would silently corrupt the host.
+Error OutputImage::checkLayout() const {
+  if (Linked.stateAddress != Plan.stateAddress)
+    return makeMalformed("linked state at " + hex(Linked.stateAddress) +
+                         " but the plan reserved " + hex(Plan.stateAddress));
+  if (Linked.stateAddress % PageSize || Linked.codeAddress % PageSize ||
+      Linked.stateSize % PageSize)
+    return makeMalformed("linked image is not page aligned");
+  if (Linked.codeAddress < Linked.stateAddress + Linked.stateSize ||
+      Linked.codeAddress < Host.imageEnd())
+    return makeMalformed("linked code at " + hex(Linked.codeAddress) +
+                         " overlaps the host image or the state pages");
+  if (Linked.code.empty())
+    return makeMalformed("linked image has no code");
+  return Error::success();
+}
+
+/// Turns a PT_NOTE into the blob's PT_LOAD and grows the state segment.
+Error OutputImage::rewriteSegments() {
+  auto isType = [](uint32_t type) {
+    return [type](const Phdr &p) { return p.p_type == type; };
+  };
+  auto property = find_if(Phdrs, isType(ELF::PT_GNU_PROPERTY));
+  // ld.so reads the properties from PT_GNU_PROPERTY, so the PT_NOTE that
+  // duplicates it is the one nothing misses.
+  auto note = Phdrs.end();
+  if (property != Phdrs.end())
+    note = find_if(Phdrs, [&](const Phdr &p) {
+      return p.p_type == ELF::PT_NOTE && p.p_offset == property->p_offset;
+    });
+  if (note == Phdrs.end())
+    note = find_if(Phdrs, isType(ELF::PT_NOTE));
+  if (note == Phdrs.end())
+    return makeRefusal("no PT_NOTE to convert into a PT_LOAD for the code");
+
+  Phdr load = {};
+  load.p_type = ELF::PT_LOAD;
+  load.p_flags = ELF::PF_R | ELF::PF_X;
+  load.p_offset = BlobOffset;
+  load.p_vaddr = Linked.codeAddress;
+  load.p_paddr = Linked.codeAddress;
+  load.p_filesz = Linked.code.size();
+  load.p_memsz = Linked.code.size();
+  load.p_align = PageSize;
+  Phdrs.erase(note);
+  auto lastLoad = find_if(reverse(Phdrs), isType(ELF::PT_LOAD));
+  Phdrs.insert(lastLoad.base(), load);
+
+  if (Linked.stateSize == 0)
+    return Error::success();
+  Phdr *writable = nullptr;
+  for (Phdr &p : Phdrs)
+    if (p.p_type == ELF::PT_LOAD && (p.p_flags & ELF::PF_W) &&
+        (!writable || p.p_vaddr > writable->p_vaddr))
+      writable = &p;
+  if (!writable)
+    return makeRefusal("no writable PT_LOAD to extend over the state pages");
+  if (alignTo(writable->p_vaddr + writable->p_memsz, PageSize) !=
+      Linked.stateAddress)
+    return makeMalformed("state at " + hex(Linked.stateAddress) +
+                         " does not follow the last writable PT_LOAD");
+  writable->p_memsz =
+      Linked.stateAddress + Linked.stateSize - writable->p_vaddr;
+  return Error::success();
+}
+
+/// Every PT_LOAD must be ascending and disjoint after the edits.
+static Error checkLoads(ArrayRef<Phdr> phdrs) {
+  uint64_t end = 0;
+  for (const Phdr &p : phdrs) {
+    if (p.p_type != ELF::PT_LOAD)
+      continue;
+    if (p.p_vaddr < end)
+      return makeMalformed("PT_LOAD at " + hex(p.p_vaddr) +
+                           " overlaps or precedes the previous one");
+    if ((p.p_vaddr - p.p_offset) % PageSize)
+      return makeMalformed("PT_LOAD at " + hex(p.p_vaddr) +
+                           " is not congruent with its file offset");
+    end = p.p_vaddr + p.p_memsz;
+  }
+  return Error::success();
+}
+
+Expected<uint64_t> OutputImage::fileOffsetOf(uint64_t address,
+                                             uint64_t size) const {
+  for (const Phdr &p : Phdrs)
+    if (p.p_type == ELF::PT_LOAD && address >= p.p_vaddr &&
+        address + size <= p.p_vaddr + p.p_filesz &&
+        p.p_offset + p.p_filesz <= Host.bytes().size())
+      return p.p_offset + (address - p.p_vaddr);
+  return makeMalformed("address " + hex(address) + " is not in the file");
+}
+
+Error OutputImage::patchSites() {
+  for (const PatchSite &site : Plan.sites) {
+    auto tramp = Linked.symbols.find(site.trampolineSymbol);
+    if (tramp == Linked.symbols.end())
+      return makeMalformed("linked image lacks '" + site.trampolineSymbol +
+                           "'");
+    uint64_t size = site.stolenBytes.size();
+    Expected<uint64_t> offset = fileOffsetOf(site.patchAddress, size);
+    if (!offset)
+      return offset.takeError();
+    if (size < 5 ||
+        !equal(ArrayRef(Bytes).slice(*offset, size), site.stolenBytes))
+      return makeMalformed("plan does not match the host at " +
+                           hex(site.patchAddress) + " ('" + site.symbol + "')");
+    int64_t rel = static_cast<int64_t>(tramp->second) -
+                  static_cast<int64_t>(site.patchAddress + 5);
+    if (!isInt<32>(rel))
+      return makeRefusal("trampoline for '" + site.symbol +
+                         "' is out of jmp rel32 range");
+    Bytes[*offset] = 0xE9;
+    support::endian::write32le(Bytes.data() + *offset + 1,
+                               static_cast<uint32_t>(rel));
+    std::fill_n(Bytes.begin() + *offset + 5, size - 5, 0xCC);
+  }
+  return Error::success();
+}
+
+Error OutputImage::setEntry() {
+  auto start = Linked.symbols.find("eim_start");
+  if (start == Linked.symbols.end())
+    return makeMalformed("linked image lacks 'eim_start'");
+  Header.e_entry = start->second;
+  return Error::success();
+}
+
+uint64_t OutputImage::append(ArrayRef<uint8_t> data, uint64_t align,
+                             uint8_t fill) {
+  Bytes.resize(alignTo(Bytes.size(), align), fill);
+  uint64_t offset = Bytes.size();
+  append_range(Bytes, data);
+  return offset;
+}
+
+void OutputImage::appendBlob() {
+  uint64_t offset = append(Linked.code, PageSize);
+  assert(offset == BlobOffset && "blob offset computed twice differently");
+  (void)offset;
+}
+
+static Shdr makeSection(uint32_t type, uint64_t flags, uint64_t addr,
+                        uint64_t offset, uint64_t size, uint64_t align) {
+  Shdr s = {};
+  s.sh_type = type;
+  s.sh_flags = flags;
+  s.sh_addr = addr;
+  s.sh_offset = offset;
+  s.sh_size = size;
+  s.sh_addralign = align;
+  return s;
+}
+
+/// Copies the original symbols (their names keep their offsets because the
+/// old string table is the prefix of the new one) and adds one local symbol
+/// per linked symbol, so debuggers and `perf` name trampolines and programs.
+Error OutputImage::appendSymbolTable(std::vector<Shdr> &sections,
+                                     std::vector<std::string> &names,
+                                     uint32_t textIndex, uint32_t stateIndex) {
+  StringRef data(reinterpret_cast<const char *>(Host.bytes().data()),
+                 Host.bytes().size());
+  Expected<ELFFile<ELF64LE>> elf = ELFFile<ELF64LE>::create(data);
+  if (!elf)
+    return elf.takeError();
+  auto symtab = find_if(
+      Sections, [](const Shdr &s) { return s.sh_type == ELF::SHT_SYMTAB; });
+  std::vector<Sym> locals(1, Sym{}), globals;
+  StringTable strings;
+  if (symtab != Sections.end()) {
+    Expected<ELF64LE::SymRange> syms = elf->symbols(&*symtab);
+    if (!syms)
+      return syms.takeError();
+    Expected<StringRef> strtab = elf->getStringTableForSymtab(*symtab);
+    if (!strtab)
+      return strtab.takeError();
+    strings = StringTable(*strtab);
+    for (const Sym &sym : syms->drop_front())
+      (sym.getBinding() == ELF::STB_LOCAL ? locals : globals).push_back(sym);
+  }
+  uint64_t codeEnd = Linked.codeAddress + Linked.code.size();
+  uint64_t stateEnd = Linked.stateAddress + Linked.stateSize;
+  for (const auto &[name, address] : Linked.symbols) {
+    Sym sym = {};
+    bool inCode = address >= Linked.codeAddress && address < codeEnd;
+    bool inState = address >= Linked.stateAddress && address < stateEnd;
+    if (!inCode && !inState)
+      continue;
+    sym.st_name = strings.add(name);
+    sym.setBindingAndType(ELF::STB_LOCAL,
+                          inCode ? ELF::STT_FUNC : ELF::STT_OBJECT);
+    sym.st_shndx = inCode ? textIndex : stateIndex;
+    sym.st_value = address;
+    auto size = Linked.symbolSizes.find(name);
+    sym.st_size = size == Linked.symbolSizes.end() ? 0 : size->second;
+    locals.push_back(sym);
+  }
+  uint32_t firstGlobal = locals.size();
+  append_range(locals, globals);
+
+  ArrayRef<uint8_t> symBytes(reinterpret_cast<const uint8_t *>(locals.data()),
+                             locals.size() * sizeof(Sym));
+  uint64_t symOffset = append(symBytes, 8);
+  StringRef str = strings.data();
+  uint64_t strOffset = append(arrayRefFromStringRef(str), 1);
+
+  Shdr symHeader =
+      makeSection(ELF::SHT_SYMTAB, 0, 0, symOffset, symBytes.size(), 8);
+  symHeader.sh_entsize = sizeof(Sym);
+  symHeader.sh_info = firstGlobal;
+  Shdr strHeader = makeSection(ELF::SHT_STRTAB, 0, 0, strOffset, str.size(), 1);
+  // The original .symtab and .strtab keep their indices (st_shndx and
+  // sh_link elsewhere stay valid) and point at the new tables; a string
+  // table shared with the section names gets a new index instead, because
+  // .shstrtab is rebuilt separately.
+  bool hasSymtab = symtab != Sections.end();
+  uint32_t oldStrIndex = hasSymtab ? uint32_t(symtab->sh_link) : 0;
+  bool reuseStrtab = hasSymtab && oldStrIndex != 0 &&
+                     oldStrIndex != Header.e_shstrndx &&
+                     oldStrIndex < sections.size();
+  uint32_t strIndex = reuseStrtab ? oldStrIndex : uint32_t(sections.size());
+  symHeader.sh_link = strIndex;
+  if (reuseStrtab) {
+    sections[strIndex] = strHeader;
+    names[strIndex] = ".strtab";
+  } else {
+    sections.push_back(strHeader);
+    names.push_back(".strtab");
+  }
+  if (hasSymtab) {
+    sections[symtab - Sections.begin()] = symHeader;
+    return Error::success();
+  }
+  sections.push_back(symHeader);
+  names.push_back(".symtab");
+  return Error::success();
+}
+
+/// Appends the manifest, symbol tables and a new section header table.
+Error OutputImage::appendSections() {
+  std::vector<Shdr> sections = Sections;
+  std::vector<std::string> names = SectionNames;
+  if (sections.empty()) {
+    sections.push_back(Shdr{});
+    names.push_back("");
+  }
+  uint32_t stateIndex = ELF::SHN_ABS;
+  if (Linked.stateSize) {
+    stateIndex = sections.size();
+    sections.push_back(makeSection(
+        ELF::SHT_NOBITS, ELF::SHF_ALLOC | ELF::SHF_WRITE, Linked.stateAddress,
+        BlobOffset, Linked.stateSize, PageSize));
+    names.push_back(".eimc.state");
+  }
+  uint32_t textIndex = sections.size();
+  sections.push_back(makeSection(
+      ELF::SHT_PROGBITS, ELF::SHF_ALLOC | ELF::SHF_EXECINSTR,
+      Linked.codeAddress, BlobOffset, Linked.code.size(), PageSize));
+  names.push_back(".eimc.text");
+
+  std::string manifest = "eimc-version: " + Prov.eimcVersion + "\n" + Prov.text;
+  if (!StringRef(manifest).ends_with("\n"))
+    manifest += "\n";
+  uint64_t manifestOffset = append(arrayRefFromStringRef(manifest), 1);
+  sections.push_back(
+      makeSection(ELF::SHT_PROGBITS, 0, 0, manifestOffset, manifest.size(), 1));
+  names.push_back(".eimc.manifest");
+
+  if (Error err = appendSymbolTable(sections, names, textIndex, stateIndex))
+    return err;
+
+  // Section names: a fresh table at the old .shstrtab's index, or new.
+  uint32_t shstrIndex = Header.e_shstrndx;
+  if (Sections.empty() || shstrIndex == ELF::SHN_UNDEF ||
+      shstrIndex >= Sections.size()) {
+    shstrIndex = sections.size();
+    sections.push_back(Shdr{});
+    names.push_back(".shstrtab");
+  }
+  StringTable shstr;
+  for (size_t i = 0; i < sections.size(); ++i)
+    sections[i].sh_name = names[i].empty() ? 0 : shstr.add(names[i]);
+  uint64_t shstrOffset = append(arrayRefFromStringRef(shstr.data()), 1);
+  sections[shstrIndex] =
+      makeSection(ELF::SHT_STRTAB, 0, 0, shstrOffset, shstr.data().size(), 1);
+  sections[shstrIndex].sh_name = shstr.add(names[shstrIndex]);
+
+  ArrayRef<uint8_t> table(reinterpret_cast<const uint8_t *>(sections.data()),
+                          sections.size() * sizeof(Shdr));
+  Header.e_shoff = append(table, 8);
+  Header.e_shnum = sections.size();
+  Header.e_shentsize = sizeof(Shdr);
+  Header.e_shstrndx = shstrIndex;
+  return Error::success();
+}
+
+Error OutputImage::build() {
+  if (Error err = parse())
+    return err;
+  if (Error err = checkLayout())
+    return err;
+  BlobOffset = alignTo(Bytes.size(), PageSize);
+  if (Error err = rewriteSegments())
+    return err;
+  if (Error err = checkLoads(Phdrs))
+    return err;
+  if (Error err = patchSites())
+    return err;
+  if (Error err = setEntry())
+    return err;
+  // Beyond this point, the original bytes are final; only appending.
+  appendBlob();
+  if (Error err = appendSections())
+    return err;
+  for (size_t i = 0; i < Phdrs.size(); ++i)
+    writeAt(Header.e_phoff + i * sizeof(Phdr), Phdrs[i]);
+  writeAt(0, Header);
+  return Error::success();
+}
+
+/// Writes \p bytes to a temporary file beside \p outPath, then renames it;
+/// the temporary is removed on every failure path.
+static Error writeAtomically(ArrayRef<uint8_t> bytes, StringRef outPath,
+                             unsigned mode) {
+  SmallString<256> model(outPath);
+  model += ".eimc-tmp-%%%%%%";
+  int fd = -1;
+  SmallString<256> tmpPath;
+  if (std::error_code ec = sys::fs::createUniqueFile(model, fd, tmpPath))
+    return createFileError(outPath, ec);
+  FileRemover remover(tmpPath);
+  {
+    raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+    os.close();
+    if (os.has_error())
+      return createFileError(tmpPath, os.error());
+  }
+  // Copying set-uid/set-gid onto a modified binary would be a privilege
+  // escalation waiting to happen.
+  unsigned perms =
+      mode & ~unsigned(sys::fs::set_uid_on_exe | sys::fs::set_gid_on_exe);
+  if (std::error_code ec =
+          sys::fs::setPermissions(tmpPath, static_cast<sys::fs::perms>(perms)))
+    return createFileError(tmpPath, ec);
+  if (std::error_code ec = sys::fs::rename(tmpPath, outPath))
+    return createFileError(outPath, ec);
+  remover.releaseFile();
+  return Error::success();
+}
+
+Error writeOutput(const HostBinary &host, const RewritePlan &plan,
+                  const linker::LinkedExtension &linked,
+                  const Provenance &provenance, StringRef outPath) {
+  OutputImage image(host, plan, linked, provenance);
+  // Not wrapped in a FileError: callers look for RefusalError by type.
+  if (Error err = image.build())
+    return err;
+  return writeAtomically(image.bytes(), outPath, host.fileMode());
+}
+
+} // namespace eimc::rewriter

@@ -1,0 +1,335 @@
+//===- rewriter/Trampolines.cpp - Trampolines and the start stub ----------===//
+//
+// Part of eimc. See eimc/Rewriter/Rewriter.h and notes/rewriting.md §3.5.
+//
+//===----------------------------------------------------------------------===//
+//
+// trampolineAssembly() writes, as GNU assembler text, the code that the
+// patched `jmp rel32`s and the new e_entry reach; emitTrampolines() turns
+// it into an ELF relocatable object with LLVM MC, in process, for the
+// linker. Programs and runtime functions are undefined symbols; host
+// addresses are `eim_host_<hex>` symbols the linker defines as absolute.
+//
+// Three kinds of code, all in `.text.eimc`:
+//  - eim_tramp_<f>: entry trampoline. Builds a kernel-layout `struct
+//    pt_regs` (168 bytes) on the host stack so eBPF programs can use
+//    libbpf's PT_REGS_PARM* / PT_REGS_RC, calls each entry program with
+//    %rdi = &pt_regs, arms the return probe if any, restores every GPR and
+//    the flags, runs the relocated stolen instructions and jumps back.
+//  - eim_uret_<f>: return trampoline. The runtime swapped the return
+//    address for this trampoline, so `ret` in the hooked function lands
+//    here with the return value in rax/rdx. A placeholder slot is pushed
+//    where the return address was; the runtime returns the original
+//    address, which is written into the slot so the final `ret` goes home
+//    (call/ret stay balanced for return-address predictors).
+//  - eim_start: new e_entry. Keeps %rdx (ld.so's fini pointer) and the
+//    16-byte stack alignment, initialises the runtime and the programs'
+//    maps, then jumps to the original entry.
+//
+// Clobbers: nothing architectural survives changed except what programs
+// wrote into pt_regs (by design). Vector registers are not saved: programs
+// and runtime are compiled without SSE (rewriting.md §3.5). The stack below
+// the entry %rsp is used, which is safe at a function entry (no live red
+// zone across a call).
+//
+//===----------------------------------------------------------------------===//
+
+#include "eimc/Rewriter/Rewriter.h"
+
+#include "eimc/Core/Errors.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/MC/MCAsmBackend.h"
+#include "llvm/MC/MCAsmInfo.h"
+#include "llvm/MC/MCCodeEmitter.h"
+#include "llvm/MC/MCContext.h"
+#include "llvm/MC/MCInstrInfo.h"
+#include "llvm/MC/MCObjectFileInfo.h"
+#include "llvm/MC/MCObjectWriter.h"
+#include "llvm/MC/MCParser/MCAsmParser.h"
+#include "llvm/MC/MCParser/MCTargetAsmParser.h"
+#include "llvm/MC/MCRegisterInfo.h"
+#include "llvm/MC/MCStreamer.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/MCTargetOptions.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/TargetParser/Triple.h"
+
+using namespace llvm;
+
+namespace eimc::rewriter {
+
+namespace {
+
+/// sizeof(struct pt_regs) on x86-64.
+constexpr int PtRegsSize = 168;
+
+/// Slot offsets in struct pt_regs (arch/x86/include/asm/ptrace.h).
+constexpr int OrigAxOffset = 120;
+constexpr int IpOffset = 128;
+constexpr int CsOffset = 136;
+constexpr int FlagsOffset = 144;
+constexpr int SpOffset = 152;
+constexpr int SsOffset = 160;
+
+/// The 15 general-purpose registers pt_regs saves, at their offsets.
+struct SavedRegister {
+  const char *name;
+  int offset;
+};
+constexpr SavedRegister SavedRegisters[] = {
+    {"r15", 0},  {"r14", 8},  {"r13", 16}, {"r12", 24},  {"rbp", 32},
+    {"rbx", 40}, {"r11", 48}, {"r10", 56}, {"r9", 64},   {"r8", 72},
+    {"rax", 80}, {"rcx", 88}, {"rdx", 96}, {"rsi", 104}, {"rdi", 112}};
+
+/// Symbol names are C identifiers in practice, but GCC's `foo.cold` or
+/// a C++ mangled name must not break the assembler: quote anything else.
+std::string sym(StringRef name) {
+  bool plain =
+      !name.empty() && !isDigit(name.front()) && all_of(name, [](char c) {
+        return isAlnum(c) || c == '_' || c == '.' || c == '$';
+      });
+  if (plain)
+    return name.str();
+  return "\"" + name.str() + "\"";
+}
+
+std::string hostSymbol(uint64_t address) {
+  return "eim_host_" + utohexstr(address, true);
+}
+
+class AsmWriter {
+public:
+  explicit AsmWriter(raw_ostream &os) : OS(os) {}
+
+  void beginFunction(StringRef name) {
+    OS << "\n  .p2align 4, 0xcc\n"
+       << "  .globl " << sym(name) << "\n"
+       << "  .type " << sym(name) << ", @function\n"
+       << sym(name) << ":\n";
+  }
+  void endFunction(StringRef name) {
+    OS << "  .size " << sym(name) << ", . - " << sym(name) << "\n";
+  }
+  void line(const Twine &text) { OS << "  " << text << "\n"; }
+
+  /// Reserves pt_regs below %rsp and fills it. \p spBias is added to the
+  /// address just above pt_regs to get the interrupted %rsp.
+  void buildPtRegs(int spBias, StringRef ipSymbol) {
+    // lea, not sub: the flags are still the host's and are saved below.
+    line("leaq -" + Twine(PtRegsSize) + "(%rsp), %rsp");
+    for (const SavedRegister &reg : SavedRegisters)
+      line("movq %" + Twine(reg.name) + ", " + Twine(reg.offset) + "(%rsp)");
+    // pop with an %rsp-based operand addresses after the increment.
+    line("pushfq");
+    line("popq " + Twine(FlagsOffset) + "(%rsp)");
+    line("leaq " + Twine(PtRegsSize + spBias) + "(%rsp), %rax");
+    line("movq %rax, " + Twine(SpOffset) + "(%rsp)");
+    if (!ipSymbol.empty()) {
+      line("leaq " + sym(ipSymbol) + "(%rip), %rax");
+      line("movq %rax, " + Twine(IpOffset) + "(%rsp)");
+    }
+    line("movq $-1, " + Twine(OrigAxOffset) + "(%rsp)");
+    line("movq $0, " + Twine(CsOffset) + "(%rsp)");
+    line("movq $0, " + Twine(SsOffset) + "(%rsp)");
+    // %rbx is callee-saved, so it still points at pt_regs after the calls.
+    line("movq %rsp, %rbx");
+    line("andq $-16, %rsp");
+  }
+
+  void callPrograms(ArrayRef<std::string> programs) {
+    for (const std::string &program : programs) {
+      line("movq %rbx, %rdi");
+      line("call " + sym(program));
+    }
+  }
+
+  /// Restores every register from pt_regs (so program writes take effect)
+  /// and releases it; %rsp-relative loads make the order irrelevant.
+  void restorePtRegs() {
+    line("movq %rbx, %rsp");
+    for (const SavedRegister &reg : SavedRegisters)
+      line("movq " + Twine(reg.offset) + "(%rsp), %" + Twine(reg.name));
+    // push with an %rsp-based operand addresses before the decrement.
+    line("pushq " + Twine(FlagsOffset) + "(%rsp)");
+    line("popfq");
+    line("leaq " + Twine(PtRegsSize) + "(%rsp), %rsp");
+  }
+
+private:
+  raw_ostream &OS;
+};
+
+} // namespace
+
+static std::string returnTrampolineName(const PatchSite &site) {
+  return "eim_uret_" + site.symbol;
+}
+
+static void writeEntryTrampoline(AsmWriter &w, const PatchSite &site) {
+  w.beginFunction(site.trampolineSymbol);
+  w.buildPtRegs(/*spBias=*/0, hostSymbol(site.functionAddress));
+  w.callPrograms(site.entryPrograms);
+  if (!site.returnPrograms.empty()) {
+    // Arg 1: the return-address slot (just above pt_regs); arg 2: where
+    // the function should return instead.
+    w.line("leaq " + Twine(PtRegsSize) + "(%rbx), %rdi");
+    w.line("leaq " + sym(returnTrampolineName(site)) + "(%rip), %rsi");
+    w.line("call eim_rt_uret_enter");
+  }
+  w.restorePtRegs();
+  for (const RelocatedInsn &insn : site.relocated) {
+    SmallVector<StringRef> lines;
+    StringRef(insn.assembly).split(lines, '\n', -1, /*KeepEmpty=*/false);
+    for (StringRef text : lines)
+      w.line(text);
+  }
+  if (site.resumeAddress)
+    w.line("jmp " + hostSymbol(site.resumeAddress));
+  w.endFunction(site.trampolineSymbol);
+}
+
+static void writeReturnTrampoline(AsmWriter &w, const PatchSite &site) {
+  std::string name = returnTrampolineName(site);
+  w.beginFunction(name);
+  // The slot the function's `ret` popped; filled with the real return
+  // address below so our own `ret` goes back to the caller.
+  w.line("pushq $0");
+  w.buildPtRegs(/*spBias=*/8, /*ipSymbol=*/"");
+  w.line("leaq " + Twine(PtRegsSize) + "(%rbx), %rdi");
+  w.line("call eim_rt_uret_exit");
+  w.line("movq %rax, " + Twine(PtRegsSize) + "(%rbx)");
+  w.line("movq %rax, " + Twine(IpOffset) + "(%rbx)");
+  w.callPrograms(site.returnPrograms);
+  w.restorePtRegs();
+  w.line("ret");
+  w.endFunction(name);
+}
+
+static void writeStartStub(AsmWriter &w, const RewritePlan &plan,
+                           ArrayRef<std::string> initSymbols) {
+  w.beginFunction("eim_start");
+  // Twice: keeps %rsp 16-byte aligned at each call, as at process entry.
+  w.line("pushq %rdx");
+  w.line("pushq %rdx");
+  w.line("call eim_rt_init");
+  for (const std::string &init : initSymbols)
+    w.line("call " + sym(init));
+  w.line("call eim_rt_ready");
+  w.line("popq %rdx");
+  w.line("popq %rdx");
+  w.line("jmp " + hostSymbol(plan.originalEntry));
+  w.endFunction("eim_start");
+}
+
+std::string trampolineAssembly(const RewritePlan &plan,
+                               ArrayRef<std::string> initSymbols) {
+  std::string text;
+  raw_string_ostream os(text);
+  os << "# eimc trampolines: generated, see rewriter/Trampolines.cpp\n"
+     << "  .section .text.eimc,\"ax\",@progbits\n";
+  AsmWriter w(os);
+  writeStartStub(w, plan, initSymbols);
+  for (const PatchSite &site : plan.sites) {
+    writeEntryTrampoline(w, site);
+    if (!site.returnPrograms.empty())
+      writeReturnTrampoline(w, site);
+  }
+  return text;
+}
+
+/// The MC objects needed to assemble for one target. Built per call: no
+/// global state beyond LLVM's target registry.
+namespace {
+struct Assembler {
+  const Target *target = nullptr;
+  Triple triple{"x86_64-unknown-linux-gnu"};
+  MCTargetOptions options;
+  std::unique_ptr<MCRegisterInfo> registerInfo;
+  std::unique_ptr<MCAsmInfo> asmInfo;
+  std::unique_ptr<MCSubtargetInfo> subtarget;
+  std::unique_ptr<MCInstrInfo> instrInfo;
+};
+} // namespace
+
+static Error initAssembler(Assembler &as) {
+  LLVMInitializeX86TargetInfo();
+  LLVMInitializeX86TargetMC();
+  LLVMInitializeX86AsmParser();
+  std::string error;
+  as.target = TargetRegistry::lookupTarget(as.triple.str(), error);
+  if (!as.target)
+    return makeMalformed("trampolines: no x86-64 target in LLVM: " + error);
+  as.registerInfo.reset(as.target->createMCRegInfo(as.triple.str()));
+  if (as.registerInfo)
+    as.asmInfo.reset(as.target->createMCAsmInfo(*as.registerInfo,
+                                                as.triple.str(), as.options));
+  as.subtarget.reset(
+      as.target->createMCSubtargetInfo(as.triple.str(), "x86-64", ""));
+  as.instrInfo.reset(as.target->createMCInstrInfo());
+  if (!as.registerInfo || !as.asmInfo || !as.subtarget || !as.instrInfo)
+    return makeMalformed("trampolines: cannot create the x86-64 assembler");
+  return Error::success();
+}
+
+/// Assembles \p source into an ELF relocatable object.
+static Expected<std::vector<uint8_t>> assemble(StringRef source) {
+  Assembler as;
+  if (Error err = initAssembler(as))
+    return err;
+
+  SourceMgr sourceMgr;
+  std::string diagnostics;
+  sourceMgr.setDiagHandler(
+      [](const SMDiagnostic &diag, void *context) {
+        raw_string_ostream os(*static_cast<std::string *>(context));
+        diag.print("trampolines", os, /*ShowColors=*/false);
+      },
+      &diagnostics);
+  sourceMgr.AddNewSourceBuffer(
+      MemoryBuffer::getMemBufferCopy(source, "trampolines.s"), SMLoc());
+
+  MCContext context(as.triple, as.asmInfo.get(), as.registerInfo.get(),
+                    as.subtarget.get(), &sourceMgr, &as.options);
+  std::unique_ptr<MCObjectFileInfo> fileInfo(
+      as.target->createMCObjectFileInfo(context, /*PIC=*/false));
+  context.setObjectFileInfo(fileInfo.get());
+
+  SmallVector<char, 0> object;
+  raw_svector_ostream os(object);
+  std::unique_ptr<MCAsmBackend> backend(as.target->createMCAsmBackend(
+      *as.subtarget, *as.registerInfo, as.options));
+  std::unique_ptr<MCCodeEmitter> emitter(
+      as.target->createMCCodeEmitter(*as.instrInfo, context));
+  if (!backend || !emitter)
+    return makeMalformed("trampolines: cannot create the x86-64 encoder");
+  std::unique_ptr<MCObjectWriter> writer = backend->createObjectWriter(os);
+  std::unique_ptr<MCStreamer> streamer(as.target->createMCObjectStreamer(
+      as.triple, context, std::move(backend), std::move(writer),
+      std::move(emitter), *as.subtarget));
+  std::unique_ptr<MCAsmParser> parser(
+      createMCAsmParser(sourceMgr, context, *streamer, *as.asmInfo));
+  std::unique_ptr<MCTargetAsmParser> targetParser(as.target->createMCAsmParser(
+      *as.subtarget, *parser, *as.instrInfo, as.options));
+  if (!targetParser)
+    return makeMalformed("trampolines: cannot create the x86-64 parser");
+  parser->setTargetParser(*targetParser);
+  if (parser->Run(/*NoInitialTextSection=*/false) || !diagnostics.empty())
+    return makeMalformed("trampolines: assembly failed:\n" + diagnostics);
+  return std::vector<uint8_t>(object.begin(), object.end());
+}
+
+Expected<linker::LinkInput> emitTrampolines(const RewritePlan &plan,
+                                            ArrayRef<std::string> initSymbols) {
+  Expected<std::vector<uint8_t>> object =
+      assemble(trampolineAssembly(plan, initSymbols));
+  if (!object)
+    return object.takeError();
+  return linker::LinkInput{"eimc trampolines", std::move(*object)};
+}
+
+} // namespace eimc::rewriter

@@ -1,0 +1,92 @@
+/*===- eim_runtime.h - The runtime's ABI for generated code ------*- C -*-===*\
+|*                                                                            *|
+|* Part of eimc. See docs/design.md, "Runtime".                               *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+/*
+ * The contract between code eimc generates (compiled programs, trampolines,
+ * the start stub) and runtime-lib, the freestanding library linked into
+ * every rewritten host. Generated code calls only what is declared here;
+ * the compiler and the rewriter hard-code these names and layouts, so a
+ * change here is a change in both.
+ *
+ * runtime-lib is freestanding: no libc, raw system calls, no SSE (compiled
+ * with -mgeneral-regs-only), position-independent, no writable initialized
+ * data (all mutable state is zero-initialized .bss, placed in the state
+ * pages), hidden visibility. Errors are negative errno values, as in libbpf
+ * and the kernel's helpers.
+ */
+#ifndef EIM_RUNTIME_H
+#define EIM_RUNTIME_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bytes of opaque per-map runtime state. The compiler emits one zeroed,
+ * 64-byte-aligned object of this size per map, named
+ * eim_map_<prefix>_<name>; eBPF code receives its address for LDDW src 1
+ * (a map "fd"). */
+#define EIM_MAP_STATE_SIZE 128
+
+/* A map as declared in the object (read-only, emitted by the compiler).
+ * Field meanings follow struct bpf_map_def / BTF-defined maps in libbpf. */
+struct eim_map_def {
+  uint32_t type;          /* enum bpf_map_type value */
+  uint32_t key_size;      /* bytes */
+  uint32_t value_size;    /* bytes */
+  uint32_t max_entries;   /* after libbpf's load-time defaults */
+  uint32_t map_flags;
+  uint32_t reserved[3];
+  char name[64];          /* NUL-terminated */
+};
+
+/* Called by each compiled object's maps initializer, once per map, from
+ * the start stub after eim_rt_init() and before eim_rt_ready(). Allocates
+ * the map's memory in the process's shared state. */
+void eim_map_init(void *map_state, const struct eim_map_def *def);
+
+/* Start-up, from the start stub (before the host's entry point runs, with
+ * the process's initial stack): eim_rt_init() creates the shared state;
+ * eim_rt_ready() publishes it for `eimc events`/`eimc maps`. Neither
+ * returns on failure: they print one line to stderr and _exit(70). */
+void eim_rt_init(void);
+void eim_rt_ready(void);
+
+/* Return probes (called only from trampolines).
+ *
+ * eim_rt_uret_enter(slot, tramp): \p slot is the address of the hooked
+ * function's return address on the stack (the stack pointer at function
+ * entry). Records *slot and slot on this thread's shadow stack and stores
+ * \p tramp into *slot, so the function returns into the return trampoline.
+ * Entries of frames that were abandoned by longjmp (recorded slots at or
+ * below \p slot) are discarded first. If the shadow stack is full, nothing
+ * is changed (the return probe is skipped for this call and counted).
+ *
+ * eim_rt_uret_exit(slot): \p slot is where the return address was (the
+ * stack pointer after the return, minus 8). Pops abandoned entries below
+ * \p slot and then the matching entry, and returns the original return
+ * address. */
+void eim_rt_uret_enter(uint64_t *slot, uint64_t tramp);
+uint64_t eim_rt_uret_exit(uint64_t *slot);
+
+/* Helpers: one function per row of eimc/Core/Helpers.def, all with the
+ * eBPF calling convention mapped to System V: five uint64_t arguments
+ * (r1-r5 -> rdi, rsi, rdx, rcx, r8) and a uint64_t result (r0). */
+uint64_t eim_helper_get_current_pid_tgid(uint64_t, uint64_t, uint64_t,
+                                         uint64_t, uint64_t);
+uint64_t eim_helper_get_current_comm(uint64_t buf, uint64_t size, uint64_t,
+                                     uint64_t, uint64_t);
+uint64_t eim_helper_perf_event_output(uint64_t ctx, uint64_t map,
+                                      uint64_t flags, uint64_t data,
+                                      uint64_t size);
+uint64_t eim_helper_probe_read_user_str(uint64_t dst, uint64_t size,
+                                        uint64_t src, uint64_t, uint64_t);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EIM_RUNTIME_H */

@@ -1,0 +1,138 @@
+/*===- eim_state.h - Layout of a process's shared state file -----*- C -*-===*\
+|*                                                                            *|
+|* Part of eimc. See docs/design.md, "Runtime".                               *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+/*
+ * The versioned layout of the file a rewritten process shares with
+ * `eimc events` / `eimc maps`. The runtime (freestanding C) writes it; the
+ * reader library (eimcState, C++) reads it; both include this header, so
+ * the layout exists exactly once.
+ *
+ * Where: /dev/shm/eimc-<pid>.state, mode 0600, created by eim_rt_init()
+ * with O_CREAT|O_EXCL after unlinking a stale file of a reused PID. The
+ * file is a sparse EIM_STATE_RESERVE-byte tmpfs file mapped MAP_SHARED
+ * once: memory is only spent on pages that are touched, the runtime needs
+ * no file descriptor after start-up (it closes it, so the host never sees
+ * an extra fd), and the mapping never moves, so pointers into it stay
+ * valid. The file outlives the process (so the reader can drain the last
+ * records); the next process with that PID replaces it.
+ *
+ * Compatibility rule: the first EIM_STATE_PREFIX_SIZE bytes (magic,
+ * layout, eimc version) never change, so any reader can name the writer of
+ * a layout it does not understand. Everything after them may change with
+ * EIM_STATE_LAYOUT_VERSION.
+ *
+ * PERF_EVENT_ARRAY maps hold one ring per entry (see struct eim_perf_ring).
+ *
+ * Not here: what a record means. Records are the bytes the program passed
+ * to bpf_perf_event_output, as perf's PERF_SAMPLE_RAW payload would be.
+ */
+#ifndef EIM_STATE_H
+#define EIM_STATE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* "EIMSTATE" read as a little-endian u64. */
+#define EIM_STATE_MAGIC 0x45544154534d4945ULL
+#define EIM_STATE_LAYOUT_VERSION 1u
+/* Stored last, with a release store, by eim_rt_ready(): until then the
+ * reader must not trust the map table. */
+#define EIM_STATE_READY 0x59444552u /* "REDY" */
+
+/* Bytes reserved (sparse) per process; maps are carved from it. */
+#define EIM_STATE_RESERVE (64ull << 20)
+#define EIM_STATE_MAX_MAPS 64u
+/* Map data starts at this offset (after the header), page aligned. */
+#define EIM_STATE_DATA_OFFSET 0x4000ull
+/* Per-ring data bytes of a PERF_EVENT_ARRAY: a power of two. 256 KiB per
+ * ring keeps bashreadline's 4 rings at 1 MiB and holds ~2,900 records of
+ * 84 bytes, far more than a reader polling every 10 ms needs. */
+#define EIM_PERF_RING_SIZE (256u << 10)
+/* Per-ring header bytes (before the data area). */
+#define EIM_PERF_RING_HEADER 4096u
+
+/* enum bpf_map_type values the layout knows. */
+#define EIM_MAP_TYPE_ARRAY 2u
+#define EIM_MAP_TYPE_PERF_EVENT_ARRAY 4u
+
+/* One map of the table. */
+struct eim_state_map {
+  char name[64];        /* NUL-terminated, from struct eim_map_def */
+  uint32_t type;        /* enum bpf_map_type */
+  uint32_t key_size;
+  uint32_t value_size;
+  uint32_t max_entries; /* PERF_EVENT_ARRAY: number of rings */
+  uint32_t map_flags;
+  uint32_t ring_size;   /* PERF_EVENT_ARRAY: data bytes per ring, else 0 */
+  uint64_t offset;      /* of the map's data, from the start of the file */
+  uint64_t size;        /* bytes of the map's data */
+  uint8_t reserved[24];
+};
+
+/* The file's first page(s). */
+struct eim_state_header {
+  /* --- stable prefix: never changes across layouts --- */
+  uint64_t magic;            /* EIM_STATE_MAGIC */
+  uint32_t layout_version;   /* EIM_STATE_LAYOUT_VERSION */
+  uint32_t header_size;      /* sizeof(struct eim_state_header) */
+  char eimc_version[48];     /* eimc that built the host, NUL-terminated */
+  /* --- layout 1 --- */
+  uint32_t ready;            /* EIM_STATE_READY once published */
+  int32_t pid;               /* the process that created the file */
+  uint64_t file_size;        /* EIM_STATE_RESERVE at creation */
+  uint64_t used;             /* end of the last allocated map's data */
+  uint32_t map_count;
+  uint32_t reserved0;
+  /* Return probes skipped because a shadow stack or the thread table was
+   * full (the hooked call ran, its return probe did not). */
+  uint64_t uret_skipped;
+  uint8_t reserved1[152]; /* pads the header prefix to 256 bytes */
+  struct eim_state_map maps[EIM_STATE_MAX_MAPS];
+};
+
+#define EIM_STATE_PREFIX_SIZE 64u
+
+/* A PERF_EVENT_ARRAY ring, at eim_state_map.offset + i * (EIM_PERF_RING_
+ * HEADER + ring_size); its data area follows the header.
+ *
+ * Positions are free-running byte counts; a position p lives at data[p &
+ * (ring_size - 1)]. Records are 8-byte aligned: a header word, then the
+ * payload padded to 8; a record may wrap around the end of the data area
+ * (the header never does, ring_size being a multiple of 8).
+ *
+ * Producers (any thread, also from signal handlers): reserve by CAS on
+ * `head` after checking `head - tail + len <= ring_size` against an
+ * acquire load of `tail`; copy the payload; publish with a release store of
+ * the header word (size | EIM_REC_PUBLISHED << 32). No locks: a producer
+ * interrupted between reserve and publish delays the reader, never
+ * deadlocks the interrupting code. A record that does not fit is dropped
+ * whole and counted in `lost`; it is never torn.
+ *
+ * The reader (one at a time): from `tail` up to `head`, acquire-load the
+ * header word; zero means "reserved, not yet published": stop there. After
+ * copying a record it zeroes the record's bytes, then advances `tail` with
+ * a release store. Zeroing is what makes "0 = unpublished" true for the
+ * next lap: a new record's header may land anywhere an old payload was.
+ */
+struct eim_perf_ring {
+  uint64_t head; /* producer reservation position */
+  uint8_t pad0[56];
+  uint64_t tail; /* consumer position, written by the reader only */
+  uint8_t pad1[56];
+  uint64_t lost; /* records dropped because they did not fit */
+  uint8_t pad2[56];
+};
+
+#define EIM_REC_HEADER_SIZE 8u
+#define EIM_REC_PUBLISHED 1u
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* EIM_STATE_H */

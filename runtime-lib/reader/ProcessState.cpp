@@ -1,0 +1,328 @@
+//===- runtime-lib/reader/ProcessState.cpp - Reading shared state ---------===//
+//
+// Part of eimc. See eimc/State/State.h and docs/design.md, "Runtime".
+//
+//===----------------------------------------------------------------------===//
+//
+// The C++ half of the shared-state protocol whose C half is runtime-lib's
+// state.c and helpers.c; eim_state.h, included by both, is the layout.
+// ProcessState::open() maps /dev/shm/eimc-<pid>.state and validates it;
+// consumeEvents() is the consumer of the PERF_EVENT_ARRAY rings.
+//
+// Everything in the file is written by the observed process, so every
+// value is checked before it is used as an offset or a length; a bad value
+// is reported as a malformed-state error naming the file. This file does
+// not interpret records (the driver formats them with BTF) and does not
+// wait (the driver polls).
+//
+//===----------------------------------------------------------------------===//
+
+#include "eimc/State/State.h"
+
+#include "eim_state.h"
+
+#include "eimc/Core/Errors.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Errno.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace llvm;
+
+namespace eimc::state {
+
+namespace {
+
+/// A file descriptor closed on every path out of open().
+class FileDescriptor {
+public:
+  explicit FileDescriptor(int fd) : fd(fd) {}
+  ~FileDescriptor() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+  int get() const { return fd; }
+
+private:
+  int fd;
+};
+
+bool processExists(int pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+
+/// Loads a word the process writes concurrently. atomic_ref needs a
+/// non-const object; the mapping is writable, so the cast is sound.
+uint64_t loadAcquire(const uint64_t &word) {
+  return std::atomic_ref<uint64_t>(const_cast<uint64_t &>(word))
+      .load(std::memory_order_acquire);
+}
+
+uint32_t loadAcquire32(const uint32_t &word) {
+  return std::atomic_ref<uint32_t>(const_cast<uint32_t &>(word))
+      .load(std::memory_order_acquire);
+}
+
+/// A fixed-size char array from the file as a string, stopping at the
+/// first NUL or at the end of the array.
+std::string boundedString(const char *chars, size_t capacity) {
+  return std::string(chars, strnlen(chars, capacity));
+}
+
+} // namespace
+
+std::string statePath(int pid) {
+  return ("/dev/shm/eimc-" + Twine(pid) + ".state").str();
+}
+
+Error ProcessState::validate() {
+  // The stable prefix first, so a reader of another layout can name the
+  // writer instead of reporting garbage.
+  auto *header = reinterpret_cast<const eim_state_header *>(base);
+  if (loadAcquire(header->magic) != EIM_STATE_MAGIC)
+    return makeMalformed(path + ": not an eimc state file (bad magic)");
+  version = boundedString(header->eimc_version, sizeof(header->eimc_version));
+  if (header->layout_version != EIM_STATE_LAYOUT_VERSION)
+    return makeMalformed(path + ": state written by eimc " + version +
+                         ", layout " + Twine(header->layout_version) +
+                         "; this eimc reads layout " +
+                         Twine(EIM_STATE_LAYOUT_VERSION));
+  if (size < sizeof(eim_state_header) ||
+      header->header_size != sizeof(eim_state_header))
+    return makeMalformed(path + ": truncated state header");
+  if (loadAcquire32(header->ready) != EIM_STATE_READY)
+    return makeMalformed("process " + Twine(pidValue) +
+                         " has not published its state yet (still starting)");
+  // Beyond this point the runtime has finished writing the map table; it
+  // never changes it again (a hostile process could, hence the copies).
+  uint32_t count = header->map_count;
+  if (count > EIM_STATE_MAX_MAPS)
+    return makeMalformed(path + ": " + Twine(count) + " maps (at most " +
+                         Twine(EIM_STATE_MAX_MAPS) + ")");
+  for (unsigned i = 0; i < count; ++i)
+    if (Error e = validateMap(i))
+      return e;
+  return Error::success();
+}
+
+Error ProcessState::validateMap(unsigned index) {
+  auto *header = reinterpret_cast<const eim_state_header *>(base);
+  eim_state_map entry;
+  std::memcpy(&entry, &header->maps[index], sizeof(entry));
+  MapInfo info;
+  info.name = boundedString(entry.name, sizeof(entry.name));
+  info.type = entry.type;
+  info.keySize = entry.key_size;
+  info.valueSize = entry.value_size;
+  info.maxEntries = entry.max_entries;
+  auto bad = [&](const Twine &why) {
+    return makeMalformed(path + ": map " + Twine(index) + " ('" + info.name +
+                         "'): " + why);
+  };
+  if (entry.offset < EIM_STATE_DATA_OFFSET || entry.offset % 8 != 0 ||
+      entry.offset > size || entry.size > size - entry.offset)
+    return bad("data at offset " + Twine(entry.offset) + " size " +
+               Twine(entry.size) + " is outside the file");
+  if (entry.type == EIM_MAP_TYPE_PERF_EVENT_ARRAY) {
+    uint32_t ring = entry.ring_size;
+    if (ring < 64 || !isPowerOf2_32(ring))
+      return bad("ring size " + Twine(ring) + " is not a power of two >= 64");
+    uint64_t need =
+        uint64_t(entry.max_entries) * (EIM_PERF_RING_HEADER + uint64_t(ring));
+    if (entry.max_entries == 0 || need > entry.size)
+      return bad(Twine(entry.max_entries) + " rings do not fit in " +
+                 Twine(entry.size) + " bytes");
+  }
+  mapInfos.push_back(std::move(info));
+  regions.push_back({entry.offset, entry.size, entry.ring_size});
+  return Error::success();
+}
+
+Expected<ProcessState> ProcessState::open(int pid) {
+  if (pid <= 0)
+    return makeMalformed("invalid process id " + Twine(pid));
+  ProcessState st;
+  st.pidValue = pid;
+  st.path = statePath(pid);
+  FileDescriptor fd(::open(st.path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0) {
+    int err = errno;
+    if (err == ENOENT && !processExists(pid))
+      return makeMalformed("no such process " + Twine(pid));
+    if (err == ENOENT)
+      return makeMalformed("process " + Twine(pid) + " has no eimc state (" +
+                           st.path +
+                           " does not exist): it was not built by eimc or "
+                           "has not started yet");
+    return makeMalformed("cannot open " + st.path + ": " + sys::StrError(err));
+  }
+  struct stat info;
+  if (::fstat(fd.get(), &info) != 0)
+    return makeMalformed("cannot stat " + st.path + ": " +
+                         sys::StrError(errno));
+  if (uint64_t(info.st_size) < EIM_STATE_PREFIX_SIZE)
+    return makeMalformed(st.path + ": not an eimc state file (" +
+                         Twine(uint64_t(info.st_size)) + " bytes)");
+  void *addr = ::mmap(nullptr, info.st_size, PROT_READ | PROT_WRITE,
+                      MAP_SHARED, fd.get(), 0);
+  if (addr == MAP_FAILED)
+    return makeMalformed("cannot map " + st.path + ": " +
+                         sys::StrError(errno));
+  st.base = static_cast<uint8_t *>(addr);
+  st.size = info.st_size;
+  st.inode = info.st_ino;
+  if (Error e = st.validate())
+    return std::move(e);
+  return std::move(st);
+}
+
+ProcessState::ProcessState(ProcessState &&other) noexcept { *this = std::move(other); }
+
+ProcessState &ProcessState::operator=(ProcessState &&other) noexcept {
+  if (this == &other)
+    return *this;
+  unmap();
+  pidValue = other.pidValue;
+  path = std::move(other.path);
+  version = std::move(other.version);
+  base = std::exchange(other.base, nullptr);
+  size = std::exchange(other.size, 0);
+  inode = other.inode;
+  mapInfos = std::move(other.mapInfos);
+  regions = std::move(other.regions);
+  return *this;
+}
+
+ProcessState::~ProcessState() { unmap(); }
+
+void ProcessState::unmap() {
+  if (base)
+    ::munmap(base, size);
+  base = nullptr;
+}
+
+int ProcessState::findMap(StringRef map) const {
+  for (unsigned i = 0; i < mapInfos.size(); ++i)
+    if (mapInfos[i].name == map)
+      return i;
+  return -1;
+}
+
+Expected<std::vector<std::vector<uint8_t>>>
+ProcessState::consumeEvents(StringRef map) {
+  int index = findMap(map);
+  if (index < 0)
+    return makeMalformed("process " + Twine(pidValue) + " has no map named '" +
+                         map + "'");
+  if (mapInfos[index].type != EIM_MAP_TYPE_PERF_EVENT_ARRAY)
+    return makeMalformed("map '" + map + "' of process " + Twine(pidValue) +
+                         " is not a PERF_EVENT_ARRAY");
+  std::vector<std::vector<uint8_t>> records;
+  for (uint32_t ring = 0; ring < mapInfos[index].maxEntries; ++ring)
+    if (Error e = consumeRing(index, ring, records))
+      return std::move(e);
+  return records;
+}
+
+/// Copies \p n bytes at ring position \p pos out of (\p to non-null) or
+/// zeroes them in (\p to null) the data area, wrapping at its end.
+static void ringBytes(uint8_t *area, uint32_t ringSize, uint64_t pos,
+                      uint8_t *to, uint64_t n) {
+  uint64_t off = pos & (ringSize - 1);
+  uint64_t first = std::min<uint64_t>(n, ringSize - off);
+  if (to) {
+    std::memcpy(to, area + off, first);
+    std::memcpy(to + first, area, n - first);
+    return;
+  }
+  std::memset(area + off, 0, first);
+  std::memset(area, 0, n - first);
+}
+
+Error ProcessState::consumeRing(unsigned mapIndex, uint32_t ring,
+                                std::vector<std::vector<uint8_t>> &out) {
+  const Region &r = regions[mapIndex];
+  uint64_t stride = EIM_PERF_RING_HEADER + uint64_t(r.ringSize);
+  auto *rb = reinterpret_cast<eim_perf_ring *>(base + r.offset + ring * stride);
+  uint8_t *area = reinterpret_cast<uint8_t *>(rb) + EIM_PERF_RING_HEADER;
+  std::atomic_ref<uint64_t> tailRef(rb->tail);
+  uint64_t tail = tailRef.load(std::memory_order_relaxed); // ours alone
+  uint64_t head = loadAcquire(rb->head);
+  auto corrupt = [&](const Twine &why) {
+    return makeMalformed(path + ": map '" + mapInfos[mapIndex].name +
+                         "' ring " + Twine(ring) + ": " + why);
+  };
+  if (head - tail > r.ringSize || tail % 8 != 0)
+    return corrupt("head " + Twine(head) + " and tail " + Twine(tail) +
+                   " are inconsistent");
+  Error result = Error::success();
+  while (tail != head) {
+    uint64_t word = loadAcquire(
+        *reinterpret_cast<uint64_t *>(area + (tail & (r.ringSize - 1))));
+    if (word == 0)
+      break; // reserved, not yet published: resume here next time
+    uint64_t len = word & 0xffffffffu;
+    uint64_t total = EIM_REC_HEADER_SIZE + alignTo(len, 8);
+    if (word >> 32 != EIM_REC_PUBLISHED || total > head - tail) {
+      result = corrupt("bad record header 0x" + utohexstr(word) +
+                       " at position " + Twine(tail));
+      break;
+    }
+    std::vector<uint8_t> &rec = out.emplace_back(len);
+    ringBytes(area, r.ringSize, tail + EIM_REC_HEADER_SIZE, rec.data(), len);
+    // Zero before handing the space back: "header word 0" must mean
+    // "unpublished" when a producer reserves these bytes again.
+    ringBytes(area, r.ringSize, tail, nullptr, total);
+    tail += total;
+  }
+  tailRef.store(tail, std::memory_order_release);
+  return result;
+}
+
+uint64_t ProcessState::lostEvents(StringRef map) const {
+  int index = findMap(map);
+  if (index < 0 || mapInfos[index].type != EIM_MAP_TYPE_PERF_EVENT_ARRAY)
+    return 0;
+  const Region &r = regions[index];
+  uint64_t stride = EIM_PERF_RING_HEADER + uint64_t(r.ringSize);
+  uint64_t lost = 0;
+  for (uint32_t ring = 0; ring < mapInfos[index].maxEntries; ++ring)
+    lost += loadAcquire(
+        reinterpret_cast<const eim_perf_ring *>(base + r.offset + ring * stride)
+            ->lost);
+  return lost;
+}
+
+uint64_t ProcessState::skippedReturnProbes() const {
+  return loadAcquire(
+      reinterpret_cast<const eim_state_header *>(base)->uret_skipped);
+}
+
+bool ProcessState::isAlive() const {
+  // /proc/<pid>/maps names the file with its inode: a match means this
+  // very file is still mapped by a running process with that PID.
+  ErrorOr<std::unique_ptr<MemoryBuffer>> maps = MemoryBuffer::getFileAsStream(
+      "/proc/" + Twine(pidValue) + "/maps");
+  if (!maps)
+    return processExists(pidValue) && maps.getError() == std::errc::permission_denied;
+  SmallVector<StringRef, 0> lines;
+  (*maps)->getBuffer().split(lines, '\n');
+  std::string ino = std::to_string(inode);
+  for (StringRef line : lines) {
+    SmallVector<StringRef, 6> fields;
+    line.split(fields, ' ', 5, false);
+    if (fields.size() == 6 && fields[4] == ino &&
+        fields[5].trim().starts_with(path))
+      return true;
+  }
+  return false;
+}
+
+} // namespace eimc::state

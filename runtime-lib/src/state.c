@@ -1,0 +1,207 @@
+/*===- state.c - Start-up: the process's shared state file ------*- C -*-===*\
+|*                                                                            *|
+|* Part of eimc. See docs/design.md, "Runtime".                               *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+/*
+ * eim_rt_init(), eim_map_init() and eim_rt_ready(): the start stub calls
+ * them, in that order, before the host's entry point runs. They create
+ * /dev/shm/eimc-<pid>.state (layout in eim_state.h), carve each map's
+ * storage out of it and publish it for `eimc events` / `eimc maps`.
+ *
+ * Failing here is fatal on purpose: a host whose extensions cannot record
+ * anything must not run as if they were attached (fail closed, before
+ * main). The process exits with status 70 after one line on stderr.
+ *
+ * Why one sparse, fixed-size reservation (EIM_STATE_RESERVE) instead of
+ * growing the file per map: the mapping then never moves, so map pointers
+ * taken at start-up stay valid; tmpfs only spends memory on touched pages;
+ * and the file descriptor can be closed right away, leaving the host's fd
+ * table exactly as it expects (bash, for one, manages fds up to 255).
+ *
+ * Not here: the helpers that write records (helpers.c) and the reader
+ * (runtime-lib/reader, C++).
+ */
+
+#include "rt_internal.h"
+
+#include <stddef.h>
+
+#ifndef EIM_VERSION
+#define EIM_VERSION "unknown"
+#endif
+
+_Static_assert(offsetof(struct eim_state_header, ready) ==
+                   EIM_STATE_PREFIX_SIZE,
+               "the stable prefix must end where layout 1 starts");
+_Static_assert(offsetof(struct eim_state_header, maps) == 256,
+               "map table offset is part of layout 1");
+_Static_assert(sizeof(struct eim_state_map) == 128, "map entry size");
+_Static_assert(sizeof(struct eim_state_header) <= EIM_STATE_DATA_OFFSET,
+               "header must fit before the first map");
+_Static_assert(sizeof(struct eim_perf_ring) <= EIM_PERF_RING_HEADER,
+               "ring header must fit its page");
+_Static_assert((EIM_PERF_RING_SIZE & (EIM_PERF_RING_SIZE - 1)) == 0,
+               "ring size must be a power of two");
+
+struct eim_rt_globals eim_rt;
+
+/* At most this many rings per PERF_EVENT_ARRAY: 64 rings of 260 KiB
+ * already take a quarter of the reservation. */
+#define EIM_MAX_RINGS 64u
+
+static const char CreateFailed[] = "cannot create shared state";
+
+/* Appends \p s at \p at in \p buf (of \p cap bytes, always terminated). */
+static size_t put(char *buf, size_t cap, size_t at, const char *s) {
+  while (*s && at + 1 < cap)
+    buf[at++] = *s++;
+  buf[at] = '\0';
+  return at;
+}
+
+/* "<verb> /dev/shm/eimc-<pid>.state" for messages, or the bare path when
+ * \p verb is empty. */
+static void describe(char *buf, size_t cap, const char *verb, int32_t pid) {
+  char num[21];
+  num[eim_format_u64(num, (uint64_t)pid)] = '\0';
+  size_t at = put(buf, cap, 0, verb);
+  if (*verb)
+    at = put(buf, cap, at, " ");
+  at = put(buf, cap, at, "/dev/shm/eimc-");
+  at = put(buf, cap, at, num);
+  put(buf, cap, at, ".state");
+}
+
+static int is_error(long r) { return (unsigned long)r > -4096ul; }
+
+/* Creates the file afresh and returns its descriptor. A file left by an
+ * earlier process with the same PID is removed first: O_EXCL then
+ * guarantees we never write into a file someone else prepared. */
+static long create_file(int32_t pid) {
+  char path[64], msg[96];
+  describe(path, sizeof(path), "", pid);
+  long r = eim_syscall3(EIM_SYS_UNLINKAT, EIM_AT_FDCWD, (long)path, 0);
+  if (r < 0 && r != -EIM_ENOENT) {
+    describe(msg, sizeof(msg), "unlink", pid);
+    eim_fatal(CreateFailed, msg, r);
+  }
+  long fd = eim_syscall6(EIM_SYS_OPENAT, EIM_AT_FDCWD, (long)path,
+                         EIM_O_RDWR | EIM_O_CREAT | EIM_O_EXCL |
+                             EIM_O_NOFOLLOW | EIM_O_CLOEXEC,
+                         0600, 0, 0);
+  if (fd < 0) {
+    describe(msg, sizeof(msg), "open", pid);
+    eim_fatal(CreateFailed, msg, fd);
+  }
+  return fd;
+}
+
+void eim_rt_init(void) {
+  if (eim_rt.state)
+    return; /* a second call (a second start stub) would lose the maps */
+  int32_t pid = (int32_t)eim_syscall3(EIM_SYS_GETPID, 0, 0, 0);
+  long fd = create_file(pid);
+  char msg[96];
+  long r = eim_syscall3(EIM_SYS_FTRUNCATE, fd, (long)EIM_STATE_RESERVE, 0);
+  if (r < 0) {
+    describe(msg, sizeof(msg), "ftruncate", pid);
+    eim_fatal(CreateFailed, msg, r);
+  }
+  long addr = eim_syscall6(EIM_SYS_MMAP, 0, (long)EIM_STATE_RESERVE,
+                           EIM_PROT_READ | EIM_PROT_WRITE, EIM_MAP_SHARED,
+                           fd, 0);
+  if (is_error(addr)) {
+    describe(msg, sizeof(msg), "mmap", pid);
+    eim_fatal(CreateFailed, msg, addr);
+  }
+  eim_syscall3(EIM_SYS_CLOSE, fd, 0, 0);
+
+  struct eim_state_header *h = (struct eim_state_header *)addr;
+  h->layout_version = EIM_STATE_LAYOUT_VERSION;
+  h->header_size = sizeof(struct eim_state_header);
+  put(h->eimc_version, sizeof(h->eimc_version), 0, EIM_VERSION);
+  h->pid = pid;
+  h->file_size = EIM_STATE_RESERVE;
+  h->used = EIM_STATE_DATA_OFFSET;
+  /* Magic last: a reader that sees it also sees the rest of the prefix. */
+  eim_store_release(&h->magic, EIM_STATE_MAGIC);
+  eim_rt.state = h;
+}
+
+/* eim_fatal naming map \p def; the name is copied because a corrupt
+ * definition might lack its NUL. */
+static __attribute__((noreturn)) void map_fatal(const char *what,
+                                                const struct eim_map_def *def) {
+  char name[sizeof(def->name) + 1];
+  memcpy(name, def->name, sizeof(def->name));
+  name[sizeof(def->name)] = '\0';
+  eim_fatal(what, name, 0);
+}
+
+/* Bytes of shared storage \p def needs; exits when the runtime cannot
+ * hold such a map (the verifier should have refused it). */
+static uint64_t storage_size(const struct eim_map_def *def) {
+  switch (def->type) {
+  case EIM_MAP_TYPE_PERF_EVENT_ARRAY:
+    if (def->max_entries == 0 || def->max_entries > EIM_MAX_RINGS)
+      map_fatal("unsupported map: a PERF_EVENT_ARRAY needs 1 to 64 entries",
+                def);
+    return (uint64_t)def->max_entries *
+           (EIM_PERF_RING_HEADER + EIM_PERF_RING_SIZE);
+  case EIM_MAP_TYPE_ARRAY:
+    return (uint64_t)((def->value_size + 7u) & ~7u) * def->max_entries;
+  default:
+    map_fatal("unsupported map type in this runtime", def);
+  }
+}
+
+/* Fills \p entry, the map table's record of \p def. */
+static void record_map(struct eim_state_map *entry,
+                       const struct eim_map_def *def, uint64_t offset,
+                       uint64_t size) {
+  size_t n = 0;
+  while (n + 1 < sizeof(entry->name) && n < sizeof(def->name) && def->name[n])
+    ++n;
+  memcpy(entry->name, def->name, n);
+  entry->name[n] = '\0';
+  entry->type = def->type;
+  entry->key_size = def->key_size;
+  entry->value_size = def->value_size;
+  entry->max_entries = def->max_entries;
+  entry->map_flags = def->map_flags;
+  entry->ring_size =
+      def->type == EIM_MAP_TYPE_PERF_EVENT_ARRAY ? EIM_PERF_RING_SIZE : 0;
+  entry->offset = offset;
+  entry->size = size;
+}
+
+void eim_map_init(void *map_state, const struct eim_map_def *def) {
+  struct eim_state_header *h = eim_rt.state;
+  struct eim_map_rt *m = map_state;
+  if (!h)
+    map_fatal("eim_map_init called before eim_rt_init", def);
+  if (m->type)
+    map_fatal("map initialized twice", def);
+  if (h->map_count >= EIM_STATE_MAX_MAPS)
+    map_fatal("more than 64 maps", def);
+  uint64_t size = storage_size(def);
+  uint64_t offset = (h->used + 4095u) & ~4095ull;
+  if (size > h->file_size - offset)
+    map_fatal("map does not fit in the shared state", def);
+
+  record_map(&h->maps[h->map_count], def, offset, size);
+  h->used = offset + size;
+  h->map_count++;
+  m->type = def->type;
+  m->max_entries = def->max_entries;
+  m->value_size = def->value_size;
+  m->ring_size = h->maps[h->map_count - 1].ring_size;
+  m->data = (uint8_t *)h + offset;
+}
+
+void eim_rt_ready(void) {
+  if (!eim_rt.state)
+    eim_fatal("eim_rt_ready called before eim_rt_init", "", 0);
+  eim_store_release(&eim_rt.state->ready, EIM_STATE_READY);
+}

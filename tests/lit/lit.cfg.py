@@ -1,0 +1,39 @@
+# lit configuration for eimc. Tests read like documentation: `##` prose,
+# `# RUN:` lines, FileCheck prefixes. Inputs are generated inside each test.
+import os
+import shutil
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "eimc"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".test", ".s", ".c", ".yaml"]
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.eimc_obj_root, "tests", "lit")
+
+llvm_config.use_default_substitutions()
+# append_path=True: replacing PATH would lose rm, sh and the rest.
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.eimc_bin_dir, append_path=True)
+for var in ["CI", "HOME", "TMPDIR"]:
+    if var in os.environ:
+        config.environment[var] = os.environ[var]
+
+config.substitutions.append(("%clang", config.clang))
+config.substitutions.append(("%src_root", config.eimc_src_root))
+config.substitutions.append(("%eimc_version", config.eimc_version))
+# A BPF object from C: %bpfcc -c x.bpf.c -o x.o
+config.substitutions.append(
+    ("%bpfcc", config.clang + " -target bpf -O2 -g -I/usr/include/x86_64-linux-gnu"))
+config.substitutions.append(("%eimc_runtime_o", os.path.join(config.eimc_obj_root, "runtime-lib", "eimc-runtime.o")))
+config.substitutions.append(("%inputs", os.path.join(config.eimc_src_root, "tests", "lit", "Inputs")))
+
+# Features tests can REQUIRE.
+if os.geteuid() == 0:
+    config.available_features.add("root")
+if os.path.exists("/usr/sbin/bashreadline"):
+    config.available_features.add("libbpf-tools")
+# Under CI a missing real input is a failure, not a skip: the demo must run.
+if os.environ.get("CI") == "true" and "libbpf-tools" not in config.available_features:
+    lit_config.fatal("CI=true but /usr/sbin/bashreadline (libbpf-tools) is missing")

@@ -1,0 +1,336 @@
+//===- tools/eimc/Build.cpp - eimc build and eimc verify ------------------===//
+//
+// Part of eimc. See docs/cli.md and docs/design.md.
+//
+//===----------------------------------------------------------------------===//
+//
+// runBuild() is the pipeline, stage by stage (docs/design.md):
+//   read the host, the policy and each extension object;
+//   verify each extension against the policy (a rejection is a report);
+//   compile each verified extension to native code;
+//   plan the hooks, emit trampolines, link everything with the runtime;
+//   write the rewritten host atomically.
+// Each stage takes the previous stage's value type; nothing is passed as a
+// path or as another tool's text output.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Driver.h"
+
+#include "eimc/BpfObject/BpfObject.h"
+#include "eimc/Compiler/Compiler.h"
+#include "eimc/Core/Errors.h"
+#include "eimc/Linker/Linker.h"
+#include "eimc/Policy/Policy.h"
+#include "eimc/Rewriter/Rewriter.h"
+#include "eimc/Verifier/Verifier.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SHA256.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace llvm;
+
+namespace eimc::driver {
+
+Expected<std::vector<uint8_t>> readFileBytes(StringRef path) {
+  ErrorOr<std::unique_ptr<MemoryBuffer>> buf =
+      MemoryBuffer::getFile(path, /*IsText=*/false,
+                            /*RequiresNullTerminator=*/false);
+  if (!buf)
+    return createFileError(path, buf.getError());
+  StringRef data = (*buf)->getBuffer();
+  return std::vector<uint8_t>(data.begin(), data.end());
+}
+
+int reportError(Error err) {
+  int code = ExitUsage;
+  handleAllErrors(
+      std::move(err),
+      [&](const RefusalError &e) {
+        code = ExitRefused;
+        errs() << "error: " << e.reason() << "\n";
+        for (const std::string &line : e.context())
+          errs() << ">>> " << line << "\n";
+      },
+      [&](const ErrorInfoBase &e) {
+        std::string msg = e.message();
+        // One line per diagnostic: nested errors join with "; ".
+        std::replace(msg.begin(), msg.end(), '\n', ' ');
+        errs() << "error: " << msg << "\n";
+      });
+  return code;
+}
+
+namespace {
+
+std::string sha256Hex(ArrayRef<uint8_t> bytes) {
+  return toHex(SHA256::hash(bytes), /*LowerCase=*/true);
+}
+
+/// The inputs of one build, read and parsed.
+struct BuildInputs {
+  std::vector<uint8_t> policyBytes;
+  policy::Policy policy;
+  std::vector<std::vector<uint8_t>> objectBytes;
+  std::vector<bpfobject::ExtensionSpec> specs;
+};
+
+Expected<BuildInputs> readInputs(ArrayRef<std::string> extensions,
+                                 StringRef policyPath) {
+  BuildInputs in;
+  Expected<std::vector<uint8_t>> policyBytes = readFileBytes(policyPath);
+  if (!policyBytes)
+    return policyBytes.takeError();
+  in.policyBytes = std::move(*policyBytes);
+  Expected<policy::Policy> pol =
+      policy::parsePolicy(policyPath, toStringRef(in.policyBytes));
+  if (!pol)
+    return pol.takeError();
+  in.policy = std::move(*pol);
+  for (const std::string &path : extensions) {
+    Expected<std::vector<uint8_t>> bytes = readFileBytes(path);
+    if (!bytes)
+      return bytes.takeError();
+    Expected<bpfobject::ExtensionSpec> spec =
+        bpfobject::readObject(sys::path::filename(path), *bytes);
+    if (!spec)
+      return spec.takeError();
+    in.objectBytes.push_back(std::move(*bytes));
+    in.specs.push_back(std::move(*spec));
+  }
+  return in;
+}
+
+// `uprobe/PATH:SYM` names the binary the probe belongs to. For eimc the only
+// binary is the host, so PATH must be it: the same file, or (when the build
+// runs elsewhere than the deployment) the same base name.
+Error checkAttachPaths(const bpfobject::ExtensionSpec &spec,
+                       StringRef hostPath) {
+  SmallString<256> realHost;
+  if (sys::fs::real_path(hostPath, realHost))
+    realHost = hostPath;
+  for (const bpfobject::Program &prog : spec.programs) {
+    if (prog.attachPath.empty())
+      continue;
+    SmallString<256> realPath;
+    bool same = !sys::fs::real_path(prog.attachPath, realPath) &&
+                realPath == realHost;
+    if (same || sys::path::filename(prog.attachPath) ==
+                    sys::path::filename(hostPath))
+      continue;
+    return makeRefusal(spec.objectName + ": prog '" + prog.name +
+                       "': section '" + prog.section + "' attaches to '" +
+                       prog.attachPath + "', which is not the host '" +
+                       hostPath + "'");
+  }
+  return Error::success();
+}
+
+void printReport(const verifier::VerificationReport &report,
+                 FormatKind format) {
+  if (format == FormatKind::Text) {
+    report.print(errs());
+    return;
+  }
+  report.printJson(outs());
+}
+
+/// Verifies every extension; prints reports. \returns the verified
+/// extensions, or nullopt if any was rejected.
+Expected<std::optional<std::vector<verifier::VerifiedExtension>>>
+verifyAll(const BuildInputs &in, FormatKind format) {
+  std::vector<verifier::VerifiedExtension> out;
+  bool rejected = false;
+  for (const bpfobject::ExtensionSpec &spec : in.specs) {
+    Expected<verifier::VerificationReport> report =
+        verifier::verify(spec, in.policy, verifier::Options{});
+    if (!report)
+      return report.takeError();
+    printReport(*report, format);
+    if (!report->verified()) {
+      rejected = true;
+      continue;
+    }
+    out.push_back(report->takeExtension());
+  }
+  if (rejected)
+    return std::nullopt;
+  return std::move(out);
+}
+
+/// Groups programs by the host function they hook. Order of programs on
+/// one site: extensions in command-line order, programs in object order.
+std::vector<rewriter::HookRequest>
+hookRequests(ArrayRef<verifier::VerifiedExtension> exts,
+             ArrayRef<compiler::NativeObject> natives) {
+  std::map<std::string, rewriter::HookRequest> bySymbol;
+  for (size_t e = 0; e < exts.size(); ++e) {
+    const bpfobject::ExtensionSpec &spec = exts[e].spec();
+    for (size_t k = 0; k < exts[e].programs().size(); ++k) {
+      const bpfobject::Program &prog = spec.programs[exts[e].programs()[k]];
+      rewriter::HookRequest &req = bySymbol[prog.attachSymbol];
+      req.symbol = prog.attachSymbol;
+      const std::string &sym = natives[e].programs[k].symbol;
+      bool isReturn = prog.kind == bpfobject::ProgramKind::Uretprobe ||
+                      prog.kind == bpfobject::ProgramKind::Kretprobe;
+      (isReturn ? req.returnPrograms : req.entryPrograms).push_back(sym);
+    }
+  }
+  std::vector<rewriter::HookRequest> out;
+  for (auto &[name, req] : bySymbol)
+    out.push_back(std::move(req));
+  return out;
+}
+
+std::string provenanceText(const rewriter::HostBinary &host,
+                           const BuildInputs &in,
+                           const rewriter::RewritePlan &plan) {
+  std::string s;
+  raw_string_ostream os(s);
+  os << "eimc: " << EIMC_VERSION << "\n"
+     << "host:\n  name: " << sys::path::filename(host.name())
+     << "\n  sha256: " << sha256Hex(host.bytes()) << "\n"
+     << "policy:\n  sha256: " << sha256Hex(in.policyBytes) << "\n"
+     << "extensions:\n";
+  for (size_t i = 0; i < in.specs.size(); ++i)
+    os << "  - name: " << in.specs[i].objectName
+       << "\n    sha256: " << sha256Hex(in.objectBytes[i]) << "\n";
+  os << "sites:\n";
+  for (const rewriter::PatchSite &site : plan.sites)
+    os << "  - symbol: " << site.symbol << "\n    address: "
+       << format_hex(site.functionAddress, 2) << "\n";
+  return s;
+}
+
+/// `-o DIR` means DIR/<host base name>: the process name and argv[0] of
+/// the output are what third-party programs and multi-call hosts look at.
+std::string outputPath(const BuildOptions &options) {
+  if (!sys::fs::is_directory(options.output))
+    return options.output;
+  SmallString<256> path(options.output);
+  sys::path::append(path, sys::path::filename(options.host));
+  return path.str().str();
+}
+
+} // namespace
+
+Expected<int> runBuild(const BuildOptions &options) {
+  // Read every input before anything is written.
+  Expected<rewriter::HostBinary> host =
+      rewriter::HostBinary::create(options.host);
+  if (!host)
+    return host.takeError();
+  Expected<BuildInputs> in = readInputs(options.extensions, options.policy);
+  if (!in)
+    return in.takeError();
+  if (options.emit == "spec") {
+    for (const bpfobject::ExtensionSpec &spec : in->specs)
+      outs() << bpfobject::toString(spec);
+    return ExitSuccess;
+  }
+  for (const bpfobject::ExtensionSpec &spec : in->specs)
+    if (Error e = checkAttachPaths(spec, options.host))
+      return std::move(e);
+
+  // Verify. Beyond this point every program is structurally sound and
+  // allowed by the policy.
+  Expected<std::optional<std::vector<verifier::VerifiedExtension>>> verified =
+      verifyAll(*in, options.format);
+  if (!verified)
+    return verified.takeError();
+  if (!*verified)
+    return ExitRefused;
+  std::vector<verifier::VerifiedExtension> &exts = **verified;
+
+  // Compile each extension; symbols carry the extension's index.
+  std::vector<compiler::NativeObject> natives;
+  for (size_t i = 0; i < exts.size(); ++i) {
+    compiler::Options copts;
+    copts.symbolPrefix = "e" + std::to_string(i);
+    if (options.emit == "ir" || options.emit == "asm") {
+      copts.emit = options.emit == "ir" ? compiler::EmitKind::IR
+                                        : compiler::EmitKind::Asm;
+      Expected<std::string> text = compiler::emitText(exts[i], copts);
+      if (!text)
+        return text.takeError();
+      outs() << *text;
+      continue;
+    }
+    Expected<compiler::NativeObject> native = compiler::compile(exts[i], copts);
+    if (!native)
+      return native.takeError();
+    natives.push_back(std::move(*native));
+  }
+  if (!options.emit.empty() && options.emit != "plan")
+    return ExitSuccess;
+
+  // Plan the hooks on the host.
+  Expected<rewriter::RewritePlan> plan =
+      rewriter::planHooks(*host, hookRequests(exts, natives));
+  if (!plan)
+    return plan.takeError();
+  if (options.emit == "plan") {
+    outs() << rewriter::toString(*plan);
+    return ExitSuccess;
+  }
+
+  // Link programs, trampolines and the runtime at the reserved addresses.
+  std::vector<std::string> initSymbols;
+  linker::LinkRequest request;
+  for (size_t i = 0; i < natives.size(); ++i) {
+    initSymbols.push_back(natives[i].mapsInitSymbol);
+    request.inputs.push_back(
+        {in->specs[i].objectName + " (native)", std::move(natives[i].elf)});
+  }
+  Expected<linker::LinkInput> trampolines =
+      rewriter::emitTrampolines(*plan, initSymbols);
+  if (!trampolines)
+    return trampolines.takeError();
+  request.inputs.push_back(std::move(*trampolines));
+  ArrayRef<uint8_t> runtime = linker::runtimeObject();
+  request.inputs.push_back(
+      {"eimc runtime", std::vector<uint8_t>(runtime.begin(), runtime.end())});
+  request.stateAddress = plan->stateAddress;
+  request.absoluteSymbols = plan->hostSymbols;
+  request.roots = {"eim_start"};
+  Expected<linker::LinkedExtension> linked = linker::link(request);
+  if (!linked)
+    return linked.takeError();
+
+  // Write the output; the input is never touched.
+  rewriter::Provenance provenance{EIMC_VERSION,
+                                  provenanceText(*host, *in, *plan)};
+  std::string out = outputPath(options);
+  if (sys::path::filename(out) != sys::path::filename(options.host))
+    errs() << "warning: output name '" << sys::path::filename(out)
+           << "' differs from the host's '" << sys::path::filename(options.host)
+           << "': programs that filter on the process name or hosts that "
+              "dispatch on argv[0] may behave differently\n";
+  if (Error e = rewriter::writeOutput(*host, *plan, *linked, provenance, out))
+    return std::move(e);
+  return ExitSuccess;
+}
+
+Expected<int> runVerify(const VerifyOptions &options) {
+  Expected<rewriter::HostBinary> host =
+      rewriter::HostBinary::create(options.host);
+  if (!host)
+    return host.takeError();
+  Expected<BuildInputs> in = readInputs(options.extensions, options.policy);
+  if (!in)
+    return in.takeError();
+  for (const bpfobject::ExtensionSpec &spec : in->specs)
+    if (Error e = checkAttachPaths(spec, options.host))
+      return std::move(e);
+  Expected<std::optional<std::vector<verifier::VerifiedExtension>>> verified =
+      verifyAll(*in, options.format);
+  if (!verified)
+    return verified.takeError();
+  return *verified ? ExitSuccess : ExitRefused;
+}
+
+} // namespace eimc::driver

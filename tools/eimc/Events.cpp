@@ -1,0 +1,147 @@
+//===- tools/eimc/Events.cpp - eimc events --------------------------------===//
+//
+// Part of eimc. See docs/cli.md.
+//
+//===----------------------------------------------------------------------===//
+//
+// runEvents() follows the event maps (PERF_EVENT_ARRAY) of a running
+// rewritten process through its shared state (eimc/State/State.h) and
+// prints each record: as hex bytes, or field by field when a BTF type is
+// named (--btf FILE --type NAME). It stops after --count records, after
+// --duration seconds, or when the process has exited and every published
+// record has been read.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Driver.h"
+
+#include "eimc/BpfObject/BpfObject.h"
+#include "eimc/State/State.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <optional>
+#include <thread>
+
+using namespace llvm;
+
+namespace eimc::driver {
+
+namespace {
+
+// PERF_EVENT_ARRAY in include/uapi/linux/bpf.h.
+constexpr uint32_t PerfEventArray = 4;
+
+bool processAlive(int pid) {
+  return ::kill(pid, 0) == 0 || errno == EPERM;
+}
+
+void printRaw(ArrayRef<uint8_t> record, FormatKind format, raw_ostream &os) {
+  if (format == FormatKind::Json) {
+    json::Array bytes;
+    for (uint8_t b : record)
+      bytes.push_back(b);
+    os << json::Value(json::Object{{"size", record.size()},
+                                   {"bytes", std::move(bytes)}});
+    return;
+  }
+  ListSeparator sep(" ");
+  for (uint8_t b : record)
+    os << sep << format_hex_no_prefix(b, 2);
+}
+
+std::vector<std::string> eventMaps(const state::ProcessState &st,
+                                   StringRef only) {
+  std::vector<std::string> out;
+  for (const state::MapInfo &m : st.maps())
+    if (m.type == PerfEventArray && (only.empty() || m.name == only))
+      out.push_back(m.name);
+  return out;
+}
+
+// A follower started together with the process may arrive before the
+// runtime has published its state: retry for a while as long as the
+// process lives.
+Expected<state::ProcessState> openWhenReady(int pid) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    Expected<state::ProcessState> st = state::ProcessState::open(pid);
+    if (st || !processAlive(pid) ||
+        std::chrono::steady_clock::now() >= deadline)
+      return st;
+    consumeError(st.takeError());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+} // namespace
+
+Expected<int> runEvents(const EventsOptions &options) {
+  std::optional<bpfobject::BtfRecordFormatter> formatter;
+  if (!options.btfFile.empty()) {
+    Expected<std::vector<uint8_t>> bytes = readFileBytes(options.btfFile);
+    if (!bytes)
+      return bytes.takeError();
+    Expected<bpfobject::BtfRecordFormatter> f =
+        bpfobject::BtfRecordFormatter::create(*bytes, options.typeName);
+    if (!f)
+      return createFileError(options.btfFile, f.takeError());
+    formatter.emplace(std::move(*f));
+  }
+  Expected<state::ProcessState> st = openWhenReady(options.pid);
+  if (!st)
+    return st.takeError();
+  std::vector<std::string> maps = eventMaps(*st, options.map);
+  if (maps.empty())
+    return createStringError(std::errc::invalid_argument,
+                             "process %d has no event map%s%s", options.pid,
+                             options.map.empty() ? "" : " named ",
+                             options.map.c_str());
+
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point deadline = Clock::time_point::max();
+  if (options.duration)
+    deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                  std::chrono::duration<double>(
+                                      *options.duration));
+  uint64_t printed = 0;
+  for (;;) {
+    // Read liveness before draining, so records published just before the
+    // process exited are still printed.
+    bool alive = processAlive(options.pid);
+    for (const std::string &map : maps) {
+      Expected<std::vector<std::vector<uint8_t>>> records =
+          st->consumeEvents(map);
+      if (!records)
+        return records.takeError();
+      for (const std::vector<uint8_t> &rec : *records) {
+        if (!formatter)
+          printRaw(rec, options.format, outs());
+        else if (options.format == FormatKind::Json)
+          formatter->printJson(rec, outs());
+        else
+          formatter->printText(rec, outs());
+        outs() << "\n";
+        outs().flush();
+        if (options.count && ++printed >= *options.count)
+          return ExitSuccess;
+      }
+    }
+    if (!alive || Clock::now() >= deadline)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (const std::string &map : maps)
+    if (uint64_t lost = st->lostEvents(map))
+      errs() << "warning: map '" << map << "': " << lost
+             << " records were dropped (ring full)\n";
+  return ExitSuccess;
+}
+
+} // namespace eimc::driver

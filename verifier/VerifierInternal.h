@@ -1,0 +1,33 @@
+//===- verifier/VerifierInternal.h - Shared verifier internals --*- C++ -*-===//
+//
+// Part of eimc. Private to the verifier library.
+//
+//===----------------------------------------------------------------------===//
+//
+// VerifierAccess is the one friend of VerifiedExtension and
+// VerificationReport: only code in this library can declare an extension
+// verified (style R6).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EIMC_VERIFIER_VERIFIERINTERNAL_H
+#define EIMC_VERIFIER_VERIFIERINTERNAL_H
+
+#include "eimc/Verifier/Verifier.h"
+
+namespace eimc::verifier {
+
+class VerifierAccess {
+public:
+  static void addDiagnostic(VerificationReport &r, Diagnostic d) {
+    r.Diags.push_back(std::move(d));
+  }
+  static void accept(VerificationReport &r, bpfobject::ExtensionSpec spec,
+                     std::vector<size_t> programs) {
+    r.Extension.emplace(VerifiedExtension(std::move(spec), std::move(programs)));
+  }
+};
+
+} // namespace eimc::verifier
+
+#endif // EIMC_VERIFIER_VERIFIERINTERNAL_H
