@@ -79,6 +79,23 @@ struct BuildInputs {
   std::vector<bpfobject::ExtensionSpec> specs;
 };
 
+/// Makes sure an error about an input names it ("ext.o: ..."), keeping
+/// its kind (refusal or malformed input).
+Error prefixWithFile(StringRef path, Error err) {
+  std::string name = sys::path::filename(path).str();
+  auto prefix = [&](const std::string &msg) {
+    return StringRef(msg).starts_with(name + ":") ? msg : name + ": " + msg;
+  };
+  return handleErrors(
+      std::move(err),
+      [&](const RefusalError &e) -> Error {
+        return makeRefusal(prefix(e.reason()), e.context());
+      },
+      [&](const ErrorInfoBase &e) -> Error {
+        return makeMalformed(prefix(e.message()));
+      });
+}
+
 Expected<BuildInputs> readInputs(ArrayRef<std::string> extensions,
                                  StringRef policyPath) {
   BuildInputs in;
@@ -98,7 +115,7 @@ Expected<BuildInputs> readInputs(ArrayRef<std::string> extensions,
     Expected<bpfobject::ExtensionSpec> spec =
         bpfobject::readObject(sys::path::filename(path), *bytes);
     if (!spec)
-      return spec.takeError();
+      return prefixWithFile(path, spec.takeError());
     in.objectBytes.push_back(std::move(*bytes));
     in.specs.push_back(std::move(*spec));
   }
