@@ -161,7 +161,7 @@ private:
   // Control flow: which instructions belong here and where blocks start.
   Error successors(size_t index, SmallVectorImpl<size_t> &out) const;
   Error collectReachable();
-  Error createBlocks();
+  void createBlocks();
   void emitPrologue();
   Error lowerBody();
 
@@ -341,13 +341,14 @@ Error FunctionLowering::collectReachable() {
 /// A block starts at the entry, at every jump target and after every
 /// conditional jump (its fall-through edge). An instruction after `ja` or
 /// `exit` is reachable only as a jump target, so it is a leader already.
-Error FunctionLowering::createBlocks() {
+void FunctionLowering::createBlocks() {
   std::set<size_t> leaders{Entry};
   for (size_t index : Reachable) {
     const auto *jump = std::get_if<bpf::Jump>(&Prog.insn(index));
     if (!jump)
       continue;
-    leaders.insert(*Prog.indexOfSlot(index, jump->target));
+    // successors() resolved every reachable target already.
+    leaders.insert(cantFail(Prog.indexOfSlot(index, jump->target)));
     if (jump->op != bpf::JumpOpKind::Ja)
       leaders.insert(index + 1);
   }
@@ -355,7 +356,6 @@ Error FunctionLowering::createBlocks() {
   for (size_t index : leaders)
     Blocks[index] = BasicBlock::Create(
         ctx, "insn" + Twine(Prog.program().insns[index].slot), &Fn);
-  return Error::success();
 }
 
 /// Registers and frame. Registers the eBPF entry state leaves undefined
@@ -411,8 +411,7 @@ Error FunctionLowering::lowerBody() {
 Error FunctionLowering::run() {
   if (Error err = collectReachable())
     return err;
-  if (Error err = createBlocks())
-    return err;
+  createBlocks();
   emitPrologue();
   return lowerBody();
 }

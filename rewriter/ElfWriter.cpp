@@ -309,6 +309,39 @@ static Shdr makeSection(uint32_t type, uint64_t flags, uint64_t addr,
   return s;
 }
 
+/// A stripped host has only .dynsym. Tools that find a .symtab stop looking
+/// at .dynsym (llvm-objdump, gdb), so the new .symtab must carry the
+/// host's defined dynamic symbols too, or adding trampoline names would
+/// hide every host function name.
+static Error seedFromDynsym(const ELFFile<ELF64LE> &elf, StringTable &strings,
+                            std::vector<Sym> &locals,
+                            std::vector<Sym> &globals) {
+  Expected<ELF64LE::ShdrRange> sections = elf.sections();
+  if (!sections)
+    return sections.takeError();
+  for (const Shdr &sec : *sections) {
+    if (sec.sh_type != ELF::SHT_DYNSYM)
+      continue;
+    Expected<ELF64LE::SymRange> syms = elf.symbols(&sec);
+    if (!syms)
+      return syms.takeError();
+    Expected<StringRef> names = elf.getStringTableForSymtab(sec);
+    if (!names)
+      return names.takeError();
+    for (const Sym &sym : syms->drop_front()) {
+      if (sym.st_shndx == ELF::SHN_UNDEF)
+        continue;
+      Expected<StringRef> name = sym.getName(*names);
+      if (!name)
+        return name.takeError();
+      Sym copy = sym;
+      copy.st_name = strings.add(*name);
+      (sym.getBinding() == ELF::STB_LOCAL ? locals : globals).push_back(copy);
+    }
+  }
+  return Error::success();
+}
+
 /// Copies the original symbols (their names keep their offsets because the
 /// old string table is the prefix of the new one) and adds one local symbol
 /// per linked symbol, so debuggers and `perf` name trampolines and programs.
@@ -334,6 +367,8 @@ Error OutputImage::appendSymbolTable(std::vector<Shdr> &sections,
     strings = StringTable(*strtab);
     for (const Sym &sym : syms->drop_front())
       (sym.getBinding() == ELF::STB_LOCAL ? locals : globals).push_back(sym);
+  } else if (Error e = seedFromDynsym(*elf, strings, locals, globals)) {
+    return e;
   }
   uint64_t codeEnd = Linked.codeAddress + Linked.code.size();
   uint64_t stateEnd = Linked.stateAddress + Linked.stateSize;

@@ -62,30 +62,30 @@ extern "C" {
 
 /* One map of the table. */
 struct eim_state_map {
-  char name[64];        /* NUL-terminated, from struct eim_map_def */
-  uint32_t type;        /* enum bpf_map_type */
+  char name[64]; /* NUL-terminated, from struct eim_map_def */
+  uint32_t type; /* enum bpf_map_type */
   uint32_t key_size;
   uint32_t value_size;
   uint32_t max_entries; /* PERF_EVENT_ARRAY: number of rings */
   uint32_t map_flags;
-  uint32_t ring_size;   /* PERF_EVENT_ARRAY: data bytes per ring, else 0 */
-  uint64_t offset;      /* of the map's data, from the start of the file */
-  uint64_t size;        /* bytes of the map's data */
+  uint32_t ring_size; /* PERF_EVENT_ARRAY: data bytes per ring, else 0 */
+  uint64_t offset;    /* of the map's data, from the start of the file */
+  uint64_t size;      /* bytes of the map's data */
   uint8_t reserved[24];
 };
 
 /* The file's first page(s). */
 struct eim_state_header {
   /* --- stable prefix: never changes across layouts --- */
-  uint64_t magic;            /* EIM_STATE_MAGIC */
-  uint32_t layout_version;   /* EIM_STATE_LAYOUT_VERSION */
-  uint32_t header_size;      /* sizeof(struct eim_state_header) */
-  char eimc_version[48];     /* eimc that built the host, NUL-terminated */
+  uint64_t magic;          /* EIM_STATE_MAGIC */
+  uint32_t layout_version; /* EIM_STATE_LAYOUT_VERSION */
+  uint32_t header_size;    /* sizeof(struct eim_state_header) */
+  char eimc_version[48];   /* eimc that built the host, NUL-terminated */
   /* --- layout 1 --- */
-  uint32_t ready;            /* EIM_STATE_READY once published */
-  int32_t pid;               /* the process that created the file */
-  uint64_t file_size;        /* EIM_STATE_RESERVE at creation */
-  uint64_t used;             /* end of the last allocated map's data */
+  uint32_t ready;     /* EIM_STATE_READY once published */
+  int32_t pid;        /* the process that created the file */
+  uint64_t file_size; /* EIM_STATE_RESERVE at creation */
+  uint64_t used;      /* end of the last allocated map's data */
   uint32_t map_count;
   uint32_t reserved0;
   /* Return probes skipped because a shadow stack or the thread table was

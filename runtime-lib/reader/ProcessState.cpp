@@ -170,11 +170,10 @@ Expected<ProcessState> ProcessState::open(int pid) {
   if (uint64_t(info.st_size) < EIM_STATE_PREFIX_SIZE)
     return makeMalformed(st.path + ": not an eimc state file (" +
                          Twine(uint64_t(info.st_size)) + " bytes)");
-  void *addr = ::mmap(nullptr, info.st_size, PROT_READ | PROT_WRITE,
-                      MAP_SHARED, fd.get(), 0);
+  void *addr = ::mmap(nullptr, info.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                      fd.get(), 0);
   if (addr == MAP_FAILED)
-    return makeMalformed("cannot map " + st.path + ": " +
-                         sys::StrError(errno));
+    return makeMalformed("cannot map " + st.path + ": " + sys::StrError(errno));
   st.base = static_cast<uint8_t *>(addr);
   st.size = info.st_size;
   st.inode = info.st_ino;
@@ -183,7 +182,9 @@ Expected<ProcessState> ProcessState::open(int pid) {
   return std::move(st);
 }
 
-ProcessState::ProcessState(ProcessState &&other) noexcept { *this = std::move(other); }
+ProcessState::ProcessState(ProcessState &&other) noexcept {
+  *this = std::move(other);
+}
 
 ProcessState &ProcessState::operator=(ProcessState &&other) noexcept {
   if (this == &other)
@@ -308,10 +309,11 @@ uint64_t ProcessState::skippedReturnProbes() const {
 bool ProcessState::isAlive() const {
   // /proc/<pid>/maps names the file with its inode: a match means this
   // very file is still mapped by a running process with that PID.
-  ErrorOr<std::unique_ptr<MemoryBuffer>> maps = MemoryBuffer::getFileAsStream(
-      "/proc/" + Twine(pidValue) + "/maps");
+  ErrorOr<std::unique_ptr<MemoryBuffer>> maps =
+      MemoryBuffer::getFileAsStream("/proc/" + Twine(pidValue) + "/maps");
   if (!maps)
-    return processExists(pidValue) && maps.getError() == std::errc::permission_denied;
+    return processExists(pidValue) &&
+           maps.getError() == std::errc::permission_denied;
   SmallVector<StringRef, 0> lines;
   (*maps)->getBuffer().split(lines, '\n');
   std::string ino = std::to_string(inode);

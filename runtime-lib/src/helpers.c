@@ -29,9 +29,8 @@
 /* A negative errno as the helper's uint64_t result. */
 static uint64_t neg(long err) { return (uint64_t)(int64_t)-err; }
 
-uint64_t eim_helper_get_current_pid_tgid(uint64_t a1, uint64_t a2,
-                                         uint64_t a3, uint64_t a4,
-                                         uint64_t a5) {
+uint64_t eim_helper_get_current_pid_tgid(uint64_t a1, uint64_t a2, uint64_t a3,
+                                         uint64_t a4, uint64_t a5) {
   uint64_t tgid = (uint64_t)eim_syscall3(EIM_SYS_GETPID, 0, 0, 0);
   uint64_t tid = (uint64_t)eim_syscall3(EIM_SYS_GETTID, 0, 0, 0);
   return tgid << 32 | (uint32_t)tid;

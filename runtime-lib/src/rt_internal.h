@@ -99,7 +99,7 @@ static inline long eim_syscall3(long nr, long a1, long a2, long a3) {
  * `tls_seen`, which is a benign one-way flag. */
 struct eim_rt_globals {
   struct eim_state_header *state; /* the shared mapping, NULL before init */
-  uint32_t tls_seen; /* 1 once any thread had a thread pointer */
+  uint32_t tls_seen;              /* 1 once any thread had a thread pointer */
 };
 EIM_HIDDEN extern struct eim_rt_globals eim_rt;
 
@@ -124,9 +124,8 @@ EIM_HIDDEN int memcmp(const void *a, const void *b, size_t n);
 /* Writes "eimc: runtime: <what> (<detail>: errno N)\n" to fd 2 in one
  * write and exits the whole process with EIM_EXIT_FAILURE. The parenthesis
  * is left out when \p detail is empty and \p err (a -errno) is 0. */
-EIM_HIDDEN __attribute__((noreturn)) void eim_fatal(const char *what,
-                                                    const char *detail,
-                                                    long err);
+EIM_HIDDEN __attribute__((noreturn)) void
+eim_fatal(const char *what, const char *detail, long err);
 /* Decimal text of \p v into \p buf (at least 21 bytes); returns length. */
 EIM_HIDDEN size_t eim_format_u64(char *buf, uint64_t v);
 

@@ -108,9 +108,9 @@ void eim_rt_init(void) {
     describe(msg, sizeof(msg), "ftruncate", pid);
     eim_fatal(CreateFailed, msg, r);
   }
-  long addr = eim_syscall6(EIM_SYS_MMAP, 0, (long)EIM_STATE_RESERVE,
-                           EIM_PROT_READ | EIM_PROT_WRITE, EIM_MAP_SHARED,
-                           fd, 0);
+  long addr =
+      eim_syscall6(EIM_SYS_MMAP, 0, (long)EIM_STATE_RESERVE,
+                   EIM_PROT_READ | EIM_PROT_WRITE, EIM_MAP_SHARED, fd, 0);
   if (is_error(addr)) {
     describe(msg, sizeof(msg), "mmap", pid);
     eim_fatal(CreateFailed, msg, addr);

@@ -280,6 +280,14 @@ Expected<int> runBuild(const BuildOptions &options) {
     Expected<compiler::NativeObject> native = compiler::compile(exts[i], copts);
     if (!native)
       return native.takeError();
+    if (options.emit == "obj") {
+      // One relocatable object per build: with several extensions, which
+      // one would stdout hold?
+      if (exts.size() != 1)
+        return makeMalformed("--emit=obj takes exactly one extension");
+      outs().write(reinterpret_cast<const char *>(native->elf.data()),
+                   native->elf.size());
+    }
     natives.push_back(std::move(*native));
   }
   if (!options.emit.empty() && options.emit != "plan")

@@ -34,7 +34,8 @@ struct BuildOptions {
   std::vector<std::string> extensions;
   std::string policy;
   std::string output;
-  /// Stop after a stage and print it: "", "spec", "ir", "asm", "plan".
+  /// Stop after a stage and print it: "", "spec", "ir", "asm", "obj"
+  /// (the relocatable object, to stdout), "plan".
   std::string emit;
   FormatKind format = FormatKind::Text;
 };

@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
       ->required();
   buildCmd->add_option("--emit", build.emit,
                        "Stop after a stage and print it")
-      ->check(CLI::IsMember({"spec", "ir", "asm", "plan"}));
+      ->check(CLI::IsMember({"spec", "ir", "asm", "obj", "plan"}));
   addFormat(buildCmd, build.format);
 
   VerifyOptions verify;
