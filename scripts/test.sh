@@ -32,11 +32,12 @@ rc=0
 stage install "$root/scripts/install-deps.sh" || rc=$?
 [ $rc = 0 ] && { stage configure cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || rc=$?; }
 [ $rc = 0 ] && { stage build cmake --build "$build" || rc=$?; }
-[ $rc = 0 ] && { stage test bash -c "cd '$build' && ctest --output-on-failure 2>&1 | tee '$log'; exit \${PIPESTATUS[0]}" || rc=$?; }
+[ $rc = 0 ] && { stage test bash -c "cd '$build' && ctest -V 2>&1 | tee '$log'; exit \${PIPESTATUS[0]}" || rc=$?; }
 table
 if [ -s "$log" ]; then
-  # lit's summary lines look like "  Passed     : 8 (80.00%)".
-  count() { sed -nE "s/^ *$1 *: *([0-9]+).*/\\1/p" "$log" | tail -1; }
+  # lit's summary lines look like "1:   Passed     : 8 (80.00%)" under
+  # ctest -V (which prefixes the test number).
+  count() { sed -nE "s/^([0-9]+: )? *$1 *: *([0-9]+).*/\\2/p" "$log" | tail -1; }
   passed=$(count Passed) failed=$(count Failed) skipped=$(count Unsupported)
   unresolved=$(count Unresolved)
   failed=$(( ${failed:-0} + ${unresolved:-0} ))
