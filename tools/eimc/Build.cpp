@@ -32,6 +32,8 @@
 #include "llvm/Support/SHA256.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <CLI/CLI.hpp>
+
 using namespace llvm;
 
 namespace eimc::driver {
@@ -356,6 +358,39 @@ Expected<int> runVerify(const VerifyOptions &options) {
   if (!verified)
     return verified.takeError();
   return *verified ? ExitSuccess : ExitRefused;
+}
+
+} // namespace eimc::driver
+
+namespace eimc::driver {
+
+Subcommand addBuildCommand(CLI::App &app) {
+  auto options = std::make_shared<BuildOptions>();
+  CLI::App *cmd = app.add_subcommand(
+      "build", "Verify, compile and link extensions into a rewritten host");
+  cmd->add_option("host", options->host, "Host executable")->required();
+  cmd->add_option("-e,--ext", options->extensions, "eBPF object (repeatable)")
+      ->required();
+  cmd->add_option("--policy", options->policy, "Deployment policy (YAML)")
+      ->required();
+  cmd->add_option("-o,--output", options->output, "Rewritten host to write")
+      ->required();
+  cmd->add_option("--emit", options->emit, "Stop after a stage and print it")
+      ->check(CLI::IsMember({"spec", "ir", "asm", "obj", "plan"}));
+  addFormatOption(cmd, options->format);
+  return {cmd, [options] { return runBuild(*options); }};
+}
+
+Subcommand addVerifyCommand(CLI::App &app) {
+  auto options = std::make_shared<VerifyOptions>();
+  CLI::App *cmd = app.add_subcommand(
+      "verify", "Check extensions against a policy without building");
+  cmd->add_option("host", options->host, "Host executable")->required();
+  cmd->add_option("-e,--ext", options->extensions, "eBPF object")->required();
+  cmd->add_option("--policy", options->policy, "Deployment policy")
+      ->required();
+  addFormatOption(cmd, options->format);
+  return {cmd, [options] { return runVerify(*options); }};
 }
 
 } // namespace eimc::driver

@@ -18,9 +18,14 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace CLI {
+class App;
+}
 
 namespace eimc::driver {
 
@@ -66,6 +71,22 @@ struct EventsOptions {
 
 /// `eimc events PID`: prints records as they arrive.
 llvm::Expected<int> runEvents(const EventsOptions &options);
+
+/// A registered subcommand: its CLI11 node and what to run when it was
+/// chosen. Each subcommand's file defines one add...Command() that declares
+/// its options (owned by the closure) and returns this, so adding a
+/// subcommand touches its own file and one line of eimc.cpp.
+struct Subcommand {
+  CLI::App *app = nullptr;
+  std::function<llvm::Expected<int>()> run;
+};
+
+Subcommand addBuildCommand(CLI::App &app);
+Subcommand addVerifyCommand(CLI::App &app);
+Subcommand addEventsCommand(CLI::App &app);
+
+/// Adds `--format=text|json|sarif` to \p cmd.
+void addFormatOption(CLI::App *cmd, FormatKind &format);
 
 /// Reads a whole file; errors name the file.
 llvm::Expected<std::vector<uint8_t>> readFileBytes(llvm::StringRef path);

@@ -23,6 +23,8 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <CLI/CLI.hpp>
+
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -142,6 +144,37 @@ Expected<int> runEvents(const EventsOptions &options) {
       errs() << "warning: map '" << map << "': " << lost
              << " records were dropped (ring full)\n";
   return ExitSuccess;
+}
+
+} // namespace eimc::driver
+
+namespace eimc::driver {
+
+Subcommand addEventsCommand(CLI::App &app) {
+  auto options = std::make_shared<EventsOptions>();
+  auto count = std::make_shared<uint64_t>(0);
+  auto duration = std::make_shared<double>(0);
+  CLI::App *cmd = app.add_subcommand(
+      "events", "Print event records of a running rewritten process");
+  cmd->add_option("pid", options->pid, "Process id")->required();
+  CLI::Option *btf =
+      cmd->add_option("--btf", options->btfFile, "ELF file with .BTF");
+  cmd->add_option("--type", options->typeName, "BTF type of a record")
+      ->needs(btf);
+  btf->needs(cmd->get_option("--type"));
+  cmd->add_option("--map", options->map, "Only this map");
+  CLI::Option *countOpt =
+      cmd->add_option("--count", *count, "Stop after N records");
+  cmd->add_option("--duration", *duration, "Stop after S seconds")
+      ->excludes(countOpt);
+  addFormatOption(cmd, options->format);
+  return {cmd, [=] {
+            if (cmd->count("--count"))
+              options->count = *count;
+            if (cmd->count("--duration"))
+              options->duration = *duration;
+            return runEvents(*options);
+          }};
 }
 
 } // namespace eimc::driver
