@@ -235,6 +235,17 @@ std::string outputPath(const BuildOptions &options) {
   return path.str().str();
 }
 
+/// The front half shared by `build` and `verify`: check the attach paths
+/// against the host and verify every extension, printing the reports.
+/// \returns the verified extensions, or nullopt if any was rejected.
+Expected<std::optional<std::vector<verifier::VerifiedExtension>>>
+checkAndVerify(const BuildInputs &in, StringRef hostPath, FormatKind format) {
+  for (const bpfobject::ExtensionSpec &spec : in.specs)
+    if (Error e = checkAttachPaths(spec, hostPath))
+      return std::move(e);
+  return verifyAll(in, format);
+}
+
 } // namespace
 
 Expected<int> runBuild(const BuildOptions &options) {
@@ -251,14 +262,11 @@ Expected<int> runBuild(const BuildOptions &options) {
       outs() << bpfobject::toString(spec);
     return ExitSuccess;
   }
-  for (const bpfobject::ExtensionSpec &spec : in->specs)
-    if (Error e = checkAttachPaths(spec, options.host))
-      return std::move(e);
 
   // Verify. Beyond this point every program is structurally sound and
   // allowed by the policy.
   Expected<std::optional<std::vector<verifier::VerifiedExtension>>> verified =
-      verifyAll(*in, options.format);
+      checkAndVerify(*in, options.host, options.format);
   if (!verified)
     return verified.takeError();
   if (!*verified)
@@ -350,11 +358,8 @@ Expected<int> runVerify(const VerifyOptions &options) {
   Expected<BuildInputs> in = readInputs(options.extensions, options.policy);
   if (!in)
     return in.takeError();
-  for (const bpfobject::ExtensionSpec &spec : in->specs)
-    if (Error e = checkAttachPaths(spec, options.host))
-      return std::move(e);
   Expected<std::optional<std::vector<verifier::VerifiedExtension>>> verified =
-      verifyAll(*in, options.format);
+      checkAndVerify(*in, options.host, options.format);
   if (!verified)
     return verified.takeError();
   return *verified ? ExitSuccess : ExitRefused;
