@@ -217,7 +217,7 @@ int ProcessState::findMap(StringRef map) const {
 }
 
 Expected<std::vector<std::vector<uint8_t>>>
-ProcessState::consumeEvents(StringRef map) {
+ProcessState::consumeEvents(StringRef map, uint64_t limit) {
   int index = findMap(map);
   if (index < 0)
     return makeMalformed("process " + Twine(pidValue) + " has no map named '" +
@@ -227,7 +227,7 @@ ProcessState::consumeEvents(StringRef map) {
                          " is not a PERF_EVENT_ARRAY");
   std::vector<std::vector<uint8_t>> records;
   for (uint32_t ring = 0; ring < mapInfos[index].maxEntries; ++ring)
-    if (Error e = consumeRing(index, ring, records))
+    if (Error e = consumeRing(index, ring, limit, records))
       return std::move(e);
   return records;
 }
@@ -248,6 +248,7 @@ static void ringBytes(uint8_t *area, uint32_t ringSize, uint64_t pos,
 }
 
 Error ProcessState::consumeRing(unsigned mapIndex, uint32_t ring,
+                                uint64_t limit,
                                 std::vector<std::vector<uint8_t>> &out) {
   const Region &r = regions[mapIndex];
   uint64_t stride = EIM_PERF_RING_HEADER + uint64_t(r.ringSize);
@@ -264,7 +265,7 @@ Error ProcessState::consumeRing(unsigned mapIndex, uint32_t ring,
     return corrupt("head " + Twine(head) + " and tail " + Twine(tail) +
                    " are inconsistent");
   Error result = Error::success();
-  while (tail != head) {
+  while (tail != head && out.size() < limit) {
     uint64_t word = loadAcquire(
         *reinterpret_cast<uint64_t *>(area + (tail & (r.ringSize - 1))));
     if (word == 0)
@@ -282,8 +283,11 @@ Error ProcessState::consumeRing(unsigned mapIndex, uint32_t ring,
     // "unpublished" when a producer reserves these bytes again.
     ringBytes(area, r.ringSize, tail, nullptr, total);
     tail += total;
+    // Hand each record's space back at once: a reader killed mid-drain
+    // must not leave the tail behind zeroed headers, which every later
+    // reader would take for an unpublished record forever.
+    tailRef.store(tail, std::memory_order_release);
   }
-  tailRef.store(tail, std::memory_order_release);
   return result;
 }
 

@@ -118,8 +118,9 @@ Expected<int> runEvents(const EventsOptions &options) {
     // process exited are still printed.
     bool alive = processAlive(options.pid);
     for (const std::string &map : maps) {
+      uint64_t limit = options.count ? *options.count - printed : UINT64_MAX;
       Expected<std::vector<std::vector<uint8_t>>> records =
-          st->consumeEvents(map);
+          st->consumeEvents(map, limit);
       if (!records)
         return records.takeError();
       for (const std::vector<uint8_t> &rec : *records) {

@@ -74,9 +74,11 @@ public:
   /// a ring at a record that is reserved but not yet published (the next
   /// call resumes there). \returns the records' payloads (possibly none);
   /// an error if there is no such map, it is not a PERF_EVENT_ARRAY, or a
-  /// ring is corrupt.
+  /// ring is corrupt. At most \p limit records are consumed: the rest
+  /// stay in their rings for the next call (a reader that stops after N
+  /// records must not destroy record N+1).
   llvm::Expected<std::vector<std::vector<uint8_t>>>
-  consumeEvents(llvm::StringRef map);
+  consumeEvents(llvm::StringRef map, uint64_t limit = UINT64_MAX);
 
   /// \returns how many records of map \p map were dropped because a ring
   /// was full (0 for unknown or non-event maps).
@@ -102,7 +104,7 @@ private:
   llvm::Error validate();
   llvm::Error validateMap(unsigned index);
   int findMap(llvm::StringRef map) const;
-  llvm::Error consumeRing(unsigned mapIndex, uint32_t ring,
+  llvm::Error consumeRing(unsigned mapIndex, uint32_t ring, uint64_t limit,
                           std::vector<std::vector<uint8_t>> &out);
   void unmap();
 
