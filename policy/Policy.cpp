@@ -10,12 +10,15 @@
 // verifier cites them ("(policy.yaml:7)") and errors name them.
 //
 // The grammar is closed: every key is either implemented, known to the
-// EIM schema but "not supported yet", or unknown (with a suggestion when a
+// EIM schema but "not supported yet" (`warn`, `trusted_sites`,
+// `isolation: require`), or unknown (with a suggestion when a
 // known key is one or two edits away). Nothing is silently ignored, since an
 // ignored grant or restriction would make a policy mean something other
 // than what its operator wrote.
 //
-// What it does not do: check grants against an extension or a host.
+// What it does not do: check grants against an extension or a host (host
+// functions and state are checked against the manifest by
+// eimc::extract::bindPolicy(); helpers and `instructions` by the verifier).
 //
 //===----------------------------------------------------------------------===//
 
@@ -52,9 +55,8 @@ constexpr HelperName KnownHelpers[] = {
 // named so that a policy written for the full model fails loudly here
 // instead of being half-applied.
 constexpr StringRef UnsupportedTopKeys[] = {"warn", "trusted_sites"};
-constexpr StringRef UnsupportedAllowedKeys[] = {"host_functions", "state",
-                                                "return_override",
-                                                "instructions"};
+constexpr StringRef AllowedKeys[] = {"helpers", "host_functions", "state",
+                                     "return_override", "instructions"};
 
 /// Parses one document; errors carry "file:line:col: ".
 class PolicyParser {
@@ -79,6 +81,13 @@ private:
   Error parseAllowed(yaml::Node *node, PolicyClass &cls);
   Error parseHelpers(yaml::Node *node, PolicyClass &cls);
   Expected<HelperGrant> parseHelper(yaml::Node *node);
+  Expected<int64_t> integer(yaml::Node *node, StringRef what);
+  Error parseHostFunctions(yaml::Node *node, PolicyClass &cls);
+  Expected<HostFunctionGrant> parseHostFunction(yaml::Node *node);
+  Expected<ArgConstraintGrant> parseArgConstraint(yaml::Node *node);
+  Error parseState(yaml::Node *node, PolicyClass &cls);
+  Expected<StateGrant> parseStateGrant(yaml::Node *node);
+  Error parseReturnOverride(yaml::Node *node, PolicyClass &cls);
 
   std::string FileName;
   SourceMgr SM;
@@ -273,13 +282,211 @@ Error PolicyParser::parseAllowed(yaml::Node *node, PolicyClass &cls) {
         return e;
       continue;
     }
-    if (is_contained(UnsupportedAllowedKeys, *key))
-      return errorAt(kv.getKey(), "'allowed." + *key +
-                                      "' is not supported yet");
-    return unknownKey(kv.getKey(), *key,
-                      {"helpers", "host_functions", "state",
-                       "return_override", "instructions"});
+    Error err = Error::success();
+    if (*key == "host_functions")
+      err = parseHostFunctions(kv.getValue(), cls);
+    else if (*key == "state")
+      err = parseState(kv.getValue(), cls);
+    else if (*key == "return_override") {
+      cls.returnOverrideLoc = locOf(kv.getKey());
+      err = parseReturnOverride(kv.getValue(), cls);
+    } else if (*key == "instructions") {
+      cls.instructionsLoc = locOf(kv.getKey());
+      Expected<int64_t> n = integer(kv.getValue(), "'instructions'");
+      if (!n)
+        return n.takeError();
+      if (*n <= 0)
+        return errorAt(kv.getValue(), "'instructions' must be positive");
+      cls.instructions = static_cast<uint64_t>(*n);
+    } else
+      return unknownKey(kv.getKey(), *key, AllowedKeys);
+    if (err)
+      return err;
   }
+  return Error::success();
+}
+
+Expected<int64_t> PolicyParser::integer(yaml::Node *node, StringRef what) {
+  Expected<std::string> text = scalar(node, what);
+  if (!text)
+    return text.takeError();
+  int64_t value = 0;
+  if (StringRef(*text).getAsInteger(0, value))
+    return errorAt(node, what + " must be an integer; got '" + *text + "'");
+  return value;
+}
+
+Error PolicyParser::parseHostFunctions(yaml::Node *node, PolicyClass &cls) {
+  auto *seq = dyn_cast_or_null<yaml::SequenceNode>(node);
+  if (!seq)
+    return errorAt(node, "'host_functions' must be a list of capability "
+                         "names");
+  for (yaml::Node &item : *seq) {
+    Expected<HostFunctionGrant> grant = parseHostFunction(&item);
+    if (!grant)
+      return grant.takeError();
+    cls.hostFunctions.push_back(std::move(*grant));
+  }
+  return Error::success();
+}
+
+// `- name` grants the function as the manifest offers it;
+// `- {name: f, constraints: [{arg: 2, eq: 403}]}` narrows its arguments.
+Expected<HostFunctionGrant> PolicyParser::parseHostFunction(yaml::Node *node) {
+  HostFunctionGrant grant;
+  grant.loc = locOf(node);
+  if (isa<yaml::ScalarNode>(node)) {
+    Expected<std::string> name = scalar(node, "a host function");
+    if (!name)
+      return name.takeError();
+    grant.name = *name;
+    return grant;
+  }
+  auto *map = dyn_cast<yaml::MappingNode>(node);
+  if (!map)
+    return errorAt(node, "a host function is a name or a mapping with "
+                         "'name' and 'constraints'");
+  for (yaml::KeyValueNode &kv : *map) {
+    Expected<std::string> key = scalar(kv.getKey(), "a key");
+    if (!key)
+      return key.takeError();
+    if (*key == "name") {
+      Expected<std::string> name = scalar(kv.getValue(), "'name'");
+      if (!name)
+        return name.takeError();
+      grant.name = *name;
+      continue;
+    }
+    if (*key != "constraints")
+      return unknownKey(kv.getKey(), *key, {"name", "constraints"});
+    auto *seq = dyn_cast_or_null<yaml::SequenceNode>(kv.getValue());
+    if (!seq)
+      return errorAt(kv.getValue(), "'constraints' must be a list");
+    for (yaml::Node &c : *seq) {
+      Expected<ArgConstraintGrant> constraint = parseArgConstraint(&c);
+      if (!constraint)
+        return constraint.takeError();
+      grant.constraints.push_back(*constraint);
+    }
+  }
+  if (grant.name.empty())
+    return errorAt(node, "host function needs 'name'");
+  return grant;
+}
+
+Expected<ArgConstraintGrant> PolicyParser::parseArgConstraint(yaml::Node *node) {
+  auto *map = dyn_cast_or_null<yaml::MappingNode>(node);
+  if (!map)
+    return errorAt(node, "a constraint is a mapping: {arg: N, eq: V} or "
+                         "{arg: N, range: [LOW, HIGH]}");
+  ArgConstraintGrant c;
+  c.loc = locOf(node);
+  bool hasValue = false;
+  for (yaml::KeyValueNode &kv : *map) {
+    Expected<std::string> key = scalar(kv.getKey(), "a key");
+    if (!key)
+      return key.takeError();
+    if (*key == "arg") {
+      Expected<int64_t> arg = integer(kv.getValue(), "'arg'");
+      if (!arg)
+        return arg.takeError();
+      if (*arg < 1 || *arg > 5)
+        return errorAt(kv.getValue(), "'arg' counts from 1 to 5");
+      c.arg = static_cast<unsigned>(*arg);
+    } else if (*key == "eq") {
+      Expected<int64_t> v = integer(kv.getValue(), "'eq'");
+      if (!v)
+        return v.takeError();
+      c.low = c.high = *v;
+      hasValue = true;
+    } else if (*key == "range") {
+      auto *seq = dyn_cast_or_null<yaml::SequenceNode>(kv.getValue());
+      std::vector<int64_t> bounds;
+      if (seq)
+        for (yaml::Node &b : *seq) {
+          Expected<int64_t> v = integer(&b, "a bound");
+          if (!v)
+            return v.takeError();
+          bounds.push_back(*v);
+        }
+      if (bounds.size() != 2 || bounds[0] > bounds[1])
+        return errorAt(kv.getValue(), "'range' is [LOW, HIGH] with LOW <= "
+                                      "HIGH");
+      c.low = bounds[0];
+      c.high = bounds[1];
+      hasValue = true;
+    } else
+      return unknownKey(kv.getKey(), *key, {"arg", "eq", "range"});
+  }
+  if (!c.arg || !hasValue)
+    return errorAt(node, "a constraint needs 'arg' and one of 'eq', "
+                         "'range'");
+  return c;
+}
+
+Error PolicyParser::parseState(yaml::Node *node, PolicyClass &cls) {
+  auto *seq = dyn_cast_or_null<yaml::SequenceNode>(node);
+  if (!seq)
+    return errorAt(node, "'state' must be a list of {name, access}");
+  for (yaml::Node &item : *seq) {
+    Expected<StateGrant> grant = parseStateGrant(&item);
+    if (!grant)
+      return grant.takeError();
+    cls.state.push_back(std::move(*grant));
+  }
+  return Error::success();
+}
+
+// `- {name: uri, access: read}`; a bare name means read.
+Expected<StateGrant> PolicyParser::parseStateGrant(yaml::Node *node) {
+  StateGrant grant;
+  grant.loc = locOf(node);
+  if (isa<yaml::ScalarNode>(node)) {
+    Expected<std::string> name = scalar(node, "a state name");
+    if (!name)
+      return name.takeError();
+    grant.name = *name;
+    return grant;
+  }
+  auto *map = dyn_cast<yaml::MappingNode>(node);
+  if (!map)
+    return errorAt(node, "a state grant is a name or {name, access}");
+  for (yaml::KeyValueNode &kv : *map) {
+    Expected<std::string> key = scalar(kv.getKey(), "a key");
+    if (!key)
+      return key.takeError();
+    Expected<std::string> value = scalar(kv.getValue(), "'" + *key + "'");
+    if (!value)
+      return value.takeError();
+    if (*key == "name")
+      grant.name = *value;
+    else if (*key == "access") {
+      if (*value != "read" && *value != "write")
+        return errorAt(kv.getValue(), "'access' is read or write; got '" +
+                                          *value + "'");
+      grant.write = *value == "write";
+    } else
+      return unknownKey(kv.getKey(), *key, {"name", "access"});
+  }
+  if (grant.name.empty())
+    return errorAt(node, "state grant needs 'name'");
+  return grant;
+}
+
+Error PolicyParser::parseReturnOverride(yaml::Node *node, PolicyClass &cls) {
+  auto *seq = dyn_cast_or_null<yaml::SequenceNode>(node);
+  if (!seq)
+    return errorAt(node, "'return_override' must be a list of the values "
+                         "a program may return instead of the entry");
+  for (yaml::Node &item : *seq) {
+    Expected<int64_t> v = integer(&item, "a return value");
+    if (!v)
+      return v.takeError();
+    cls.returnOverride.push_back(*v);
+  }
+  if (cls.returnOverride.empty())
+    return errorAt(node, "'return_override' lists no value; omit it to "
+                         "grant none");
   return Error::success();
 }
 
@@ -346,6 +553,38 @@ Expected<Policy> parsePolicy(StringRef fileName, StringRef text) {
   return PolicyParser(fileName, text).parse();
 }
 
+static void printGrants(raw_ostream &os, const PolicyClass &cls) {
+  if (!cls.hostFunctions.empty())
+    os << "      host_functions:\n";
+  for (const HostFunctionGrant &f : cls.hostFunctions) {
+    os << "        - name: " << f.name << "\n";
+    if (f.constraints.empty())
+      continue;
+    os << "          constraints:\n";
+    for (const ArgConstraintGrant &c : f.constraints) {
+      os << "            - { arg: " << c.arg;
+      if (c.low == c.high)
+        os << ", eq: " << c.low << " }\n";
+      else
+        os << ", range: [" << c.low << ", " << c.high << "] }\n";
+    }
+  }
+  if (!cls.state.empty())
+    os << "      state:\n";
+  for (const StateGrant &g : cls.state)
+    os << "        - { name: " << g.name
+       << ", access: " << (g.write ? "write" : "read") << " }\n";
+  if (!cls.returnOverride.empty()) {
+    os << "      return_override: [";
+    ListSeparator sep(", ");
+    for (int64_t v : cls.returnOverride)
+      os << sep << v;
+    os << "]\n";
+  }
+  if (cls.instructions)
+    os << "      instructions: " << *cls.instructions << "\n";
+}
+
 std::string toString(const Policy &policy) {
   std::string out;
   raw_string_ostream os(out);
@@ -359,6 +598,7 @@ std::string toString(const Policy &policy) {
     for (const HelperGrant &h : cls.helpers)
       os << sep << "'" << h.name << "'";
     os << "]\n";
+    printGrants(os, cls);
   }
   return out;
 }

@@ -16,6 +16,8 @@ PACKAGES=(
   libcapstone-dev libcli11-dev libbpf-dev linux-libc-dev
   # real inputs for tests: libbpf-tools holds Debian's compiled eBPF objects
   libbpf-tools bpftool
+  # configuring Debian's nginx module headers (eimc extract --derive tests)
+  libpcre2-dev libssl-dev
 )
 
 missing=()

@@ -8,9 +8,12 @@
 /// \file
 /// The deployment-time policy of the Extension Interface Model (EIM): what an
 /// operator grants each class of extension. parsePolicy() reads the YAML
-/// form with LLVM YAMLIO; keys the model defines but eimc does not implement
-/// yet are rejected with "not supported yet", unknown keys with "unknown
-/// key", both naming file, line and column.
+/// form with LLVM's YAML parser; keys the model defines but eimc does not
+/// implement yet are rejected with "not supported yet", unknown keys and
+/// helpers with "unknown key"/"unknown helper" and a "did you mean", all
+/// naming file, line and column. Host functions and state are granted by
+/// capability name; whether the host offers them is the manifest's
+/// question (eimc::extract::bindPolicy()).
 ///
 /// The policy holds no host knowledge (that is the manifest's) and no
 /// addresses. The verifier applies it; it never applies itself.
@@ -49,6 +52,33 @@ struct HelperGrant {
   bool operator==(const HelperGrant &) const = default;
 };
 
+/// A tightening of one argument of a host function: `arg: 2, eq: 403`
+/// (low == high) or `arg: 2, range: [400, 499]`.
+struct ArgConstraintGrant {
+  unsigned arg = 0; ///< 1-based argument index
+  int64_t low = 0;
+  int64_t high = 0; ///< inclusive; == low for `eq`
+  SourceLoc loc;
+  bool operator==(const ArgConstraintGrant &) const = default;
+};
+
+/// A host function a class may call, by capability name (the function's
+/// name in the manifest), with the class's own argument constraints.
+struct HostFunctionGrant {
+  std::string name;
+  std::vector<ArgConstraintGrant> constraints;
+  SourceLoc loc;
+  bool operator==(const HostFunctionGrant &) const = default;
+};
+
+/// Host state a class may access, by capability name.
+struct StateGrant {
+  std::string name;
+  bool write = false; ///< `access: write` (which includes reading)
+  SourceLoc loc;
+  bool operator==(const StateGrant &) const = default;
+};
+
 /// One extension class: which programs it covers, where they may attach and
 /// what they may use.
 struct PolicyClass {
@@ -59,6 +89,16 @@ struct PolicyClass {
   SourceLoc loc;      ///< the class's first line
   SourceLoc entryLoc;
   SourceLoc helpersLoc; ///< `helpers:` key, or loc if absent
+  std::vector<HostFunctionGrant> hostFunctions;
+  std::vector<StateGrant> state;
+  /// Values a program may make the entry return instead of running it
+  /// (`return_override`); empty: no override.
+  std::vector<int64_t> returnOverride;
+  SourceLoc returnOverrideLoc;
+  /// The most instructions one invocation may execute (`instructions: N`);
+  /// a restriction the verifier enforces.
+  std::optional<uint64_t> instructions;
+  SourceLoc instructionsLoc;
   bool operator==(const PolicyClass &) const = default;
 };
 
