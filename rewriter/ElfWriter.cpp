@@ -15,9 +15,11 @@
 //  - the last writable PT_LOAD's p_memsz grows over the state pages, which
 //    the loader then zero-fills like .bss;
 //  - e_entry points at the start stub;
-//  - after the blob: `.eimc.manifest`, a new .symtab/.strtab/.shstrtab and
-//    a new section header table that covers the blob (without section
-//    headers `strip` would drop the appended bytes: rewriting.md §1.1.5).
+//  - after the blob: `.eimc.manifest` (provenance plus every patch site),
+//    `.eimc.restore` (the original bytes of every range edited above, for
+//    `eimc restore`), a new .symtab/.strtab/.shstrtab and a new section
+//    header table that covers the blob (without section headers `strip`
+//    would drop the appended bytes: rewriting.md §1.1.5).
 //
 // The output is a function of the inputs only (fixed page size, no time,
 // zeroed headers), written to a temporary file in the output's directory
@@ -25,9 +27,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "eimc/Rewriter/Rewriter.h"
+#include "RestoreRecord.h"
 
 #include "eimc/Core/Errors.h"
+#include "eimc/Rewriter/Rewriter.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
@@ -99,6 +102,10 @@ private:
   Error setEntry();
   void appendBlob();
   Error appendSections();
+  std::string siteManifest() const;
+  void appendNonAlloc(std::vector<Shdr> &sections,
+                      std::vector<std::string> &names, StringRef name,
+                      ArrayRef<uint8_t> data);
 
   Expected<uint64_t> fileOffsetOf(uint64_t address, uint64_t size) const;
   uint64_t append(ArrayRef<uint8_t> data, uint64_t align, uint8_t fill = 0);
@@ -121,6 +128,8 @@ private:
   std::vector<Shdr> Sections;
   std::vector<std::string> SectionNames;
   uint64_t BlobOffset = 0;
+  /// Input ranges overwritten in place (header, phdrs, patch sites).
+  std::vector<RestoreRange> Edited;
 };
 
 } // namespace
@@ -267,6 +276,7 @@ Error OutputImage::patchSites() {
     if (!isInt<32>(rel))
       return makeRefusal("trampoline for '" + site.symbol +
                          "' is out of jmp rel32 range");
+    Edited.push_back(RestoreRange{*offset, size});
     Bytes[*offset] = 0xE9;
     support::endian::write32le(Bytes.data() + *offset + 1,
                                static_cast<uint32_t>(rel));
@@ -428,6 +438,44 @@ Error OutputImage::appendSymbolTable(std::vector<Shdr> &sections,
   return Error::success();
 }
 
+void OutputImage::appendNonAlloc(std::vector<Shdr> &sections,
+                                 std::vector<std::string> &names,
+                                 StringRef name, ArrayRef<uint8_t> data) {
+  uint64_t offset = append(data, 1);
+  sections.push_back(
+      makeSection(ELF::SHT_PROGBITS, 0, 0, offset, data.size(), 1));
+  names.push_back(name.str());
+}
+
+/// The rewriter's own part of the manifest: where the code and state went
+/// and every patch site as `eimc inspect` shows it. Slots number the sites
+/// in address order, as the runtime's per-site counters do.
+std::string OutputImage::siteManifest() const {
+  std::string text;
+  raw_string_ostream os(text);
+  os << "image:\n  code: " << hex(Linked.codeAddress)
+     << "\n  code-size: " << hex(Linked.code.size())
+     << "\n  state: " << hex(Linked.stateAddress)
+     << "\n  state-size: " << hex(Linked.stateSize)
+     << "\n  original-entry: " << hex(Plan.originalEntry) << "\n";
+  os << "patch-sites:\n";
+  for (const PatchSite &site : Plan.sites) {
+    auto tramp = Linked.symbols.find(site.trampolineSymbol);
+    uint64_t trampAddress = tramp == Linked.symbols.end() ? 0 : tramp->second;
+    os << "  - symbol: " << site.symbol
+       << "\n    function: " << hex(site.functionAddress)
+       << "\n    patch: " << hex(site.patchAddress) << "\n    stolen: '"
+       << toHex(site.stolenBytes, true) << "'\n    trampoline: "
+       << site.trampolineSymbol << "\n    trampoline-address: "
+       << hex(trampAddress) << "\n    entry-programs: [";
+    interleaveComma(site.entryPrograms, os);
+    os << "]\n    return-programs: [";
+    interleaveComma(site.returnPrograms, os);
+    os << "]\n";
+  }
+  return text;
+}
+
 /// Appends the manifest, symbol tables and a new section header table.
 Error OutputImage::appendSections() {
   std::vector<Shdr> sections = Sections;
@@ -453,10 +501,16 @@ Error OutputImage::appendSections() {
   std::string manifest = "eimc-version: " + Prov.eimcVersion + "\n" + Prov.text;
   if (!StringRef(manifest).ends_with("\n"))
     manifest += "\n";
-  uint64_t manifestOffset = append(arrayRefFromStringRef(manifest), 1);
-  sections.push_back(
-      makeSection(ELF::SHT_PROGBITS, 0, 0, manifestOffset, manifest.size(), 1));
-  names.push_back(".eimc.manifest");
+  manifest += siteManifest();
+  appendNonAlloc(sections, names, ".eimc.manifest",
+                 arrayRefFromStringRef(manifest));
+
+  std::vector<RestoreRange> edited = Edited;
+  edited.push_back(RestoreRange{0, sizeof(Ehdr)});
+  edited.push_back(
+      RestoreRange{Header.e_phoff, uint64_t(Header.e_phnum) * sizeof(Phdr)});
+  appendNonAlloc(sections, names, ".eimc.restore",
+                 encodeRestoreRecord(Host.bytes(), edited));
 
   if (Error err = appendSymbolTable(sections, names, textIndex, stateIndex))
     return err;

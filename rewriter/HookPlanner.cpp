@@ -94,6 +94,7 @@ private:
                              ArrayRef<uint8_t> code, const PatchSite &site,
                              ArrayRef<DecodedInsn> stolen) const;
   RelocatedInsn relocate(const DecodedInsn &insn);
+  void warnAboutClones(const FunctionSymbol &function);
 
   const HostBinary &Host;
   const X86Decoder &Decoder;
@@ -102,9 +103,14 @@ private:
 
 } // namespace
 
-static Error tooShort(const FunctionSymbol &function, uint64_t bytes) {
+/// \p why says where the bytes ran out: the symbol's size, the end of the
+/// executable segment, or the instruction that leaves the function. A
+/// vague "too short" once appeared for bash's `readline` and could not be
+/// reproduced; the reason makes the next occurrence diagnosable.
+static Error tooShort(const FunctionSymbol &function, uint64_t bytes,
+                      const Twine &why) {
   return makeRefusal("function '" + function.name + "' is too short to hook (" +
-                     Twine(bytes) + " bytes)");
+                     Twine(bytes) + " bytes: " + why + ")");
 }
 
 /// Decodes from the patch point until a `jmp rel32` fits. Every check here
@@ -119,7 +125,9 @@ HookPlanner::steal(const FunctionSymbol &function, ArrayRef<uint8_t> code,
   while (covered < JumpSize) {
     uint64_t at = patchOffset + covered;
     if (at >= code.size())
-      return tooShort(function, function.size ? function.size : at);
+      return function.size && at >= function.size
+                 ? tooShort(function, function.size, "st_size")
+                 : tooShort(function, at, "end of the executable segment");
     Expected<DecodedInsn> insn =
         Decoder.decode(code.drop_front(at), patch + covered);
     if (!insn)
@@ -134,7 +142,8 @@ HookPlanner::steal(const FunctionSymbol &function, ArrayRef<uint8_t> code,
                          insn->text + "' at " + hex(insn->address));
     if (!complete &&
         (insn->branch == BranchKind::Ret || insn->branch == BranchKind::Jmp))
-      return tooShort(function, patchOffset + covered);
+      return tooShort(function, patchOffset + covered,
+                      "'" + insn->text + "' at " + hex(insn->address));
     if (!complete && insn->branch == BranchKind::Call)
       return makeRefusal("function '" + function.name + "': '" + insn->text +
                          "' at " + hex(insn->address) +
@@ -268,7 +277,22 @@ Error HookPlanner::addSite(const SiteRequest &request) {
   site.returnPrograms = request.returnPrograms;
   site.trampolineSymbol = "eim_tramp_" + function.name;
   Plan.sites.push_back(std::move(site));
+  warnAboutClones(function);
   return Error::success();
+}
+
+/// GCC specialises a function into copies (`f.isra.0`, `f.constprop.0`),
+/// splits off cold parts (`f.part.0`, `f.cold`) and calls a local alias
+/// (`f.localalias`) to skip the PLT; calls to those never pass through the
+/// hooked entry, so the user must know the hook may miss calls.
+void HookPlanner::warnAboutClones(const FunctionSymbol &function) {
+  std::vector<std::string> clones = Host.clonesOf(function.name);
+  if (clones.empty())
+    return;
+  Plan.warnings.push_back("function '" + function.name +
+                          "' has GCC clones or local aliases whose callers "
+                          "bypass the hook: " +
+                          join(clones, ", "));
 }
 
 /// Two sites' stolen bytes must not overlap: the second jmp would cut the

@@ -14,9 +14,10 @@
 // (HookPlanner.cpp) or write anything (ElfWriter.cpp). The writer re-parses
 // bytes() itself, because it needs every header verbatim.
 //
-// A host that already carries `.eimc.manifest` is refused: rewriting twice
-// would stack a second blob over a PT_NOTE that no longer exists and hook
-// trampolines instead of functions.
+// A host that already carries `.eimc.manifest` is refused (exit 2, naming
+// the eimc version that wrote it): rewriting twice would stack a second
+// blob over a PT_NOTE that no longer exists and hook trampolines instead of
+// functions.
 //
 //===----------------------------------------------------------------------===//
 
@@ -117,6 +118,25 @@ static Error checkHeader(StringRef name, const ELFFile<ELF64LE> &elf) {
   return Error::success();
 }
 
+/// Names the eimc version that wrote \p manifest (its first line is
+/// `eimc-version: V`). Exit 2, not 1: a rewritten file is not a host the
+/// user meant to give, and `eimc restore` gives back the one they meant.
+static Error alreadyRewritten(StringRef name, const ELFFile<ELF64LE> &elf,
+                              const ELF64LE::Shdr &manifest) {
+  std::string version = "(unknown version)";
+  Expected<ArrayRef<uint8_t>> contents = elf.getSectionContents(manifest);
+  if (contents) {
+    StringRef text = toStringRef(*contents);
+    StringRef line = text.take_until([](char c) { return c == '\n'; });
+    if (line.consume_front("eimc-version: ") && !line.empty())
+      version = line.trim().str();
+  } else {
+    consumeError(contents.takeError());
+  }
+  return malformed(name, "already rewritten by eimc " + version +
+                             " (`eimc restore` gives back the original)");
+}
+
 /// Refuses hosts eimc already rewrote, and reads both symbol tables.
 static Error readSections(StringRef name, const ELFFile<ELF64LE> &elf,
                           std::vector<HostSymbol> &symbols) {
@@ -129,8 +149,7 @@ static Error readSections(StringRef name, const ELFFile<ELF64LE> &elf,
     if (!secName)
       return malformed(name, toString(secName.takeError()));
     if (*secName == ".eimc.manifest")
-      return makeRefusal(name + ": already rewritten by eimc (it has a "
-                                ".eimc.manifest section)");
+      return alreadyRewritten(name, elf, sec);
     if (sec.sh_type == ELF::SHT_SYMTAB && !symtab)
       symtab = &sec;
     if (sec.sh_type == ELF::SHT_DYNSYM && !dynsym)
@@ -237,6 +256,26 @@ Expected<FunctionSymbol> HostBinary::findFunction(StringRef name) const {
     return makeRefusal("'" + name + "' is not a function (symbol type " +
                        Twine(unsigned(best->type)) + ")");
   return FunctionSymbol{best->name, best->value, best->size, best->fromDynsym};
+}
+
+/// GCC's names for copies of a function (`f.isra.0`, `f.constprop.1`,
+/// `f.part.0`, `f.cold`) and for its local alias (`f.localalias`).
+static bool isCloneOf(StringRef candidate, StringRef name) {
+  if (!candidate.consume_front(name) || !candidate.consume_front("."))
+    return false;
+  return candidate.starts_with("isra") || candidate.starts_with("constprop") ||
+         candidate.starts_with("part") || candidate.starts_with("cold") ||
+         candidate.starts_with("localalias");
+}
+
+std::vector<std::string> HostBinary::clonesOf(StringRef name) const {
+  std::vector<std::string> clones;
+  for (const HostSymbol &sym : P->symbols)
+    if (sym.type == ELF::STT_FUNC && isCloneOf(sym.name, name))
+      clones.push_back(sym.name);
+  llvm::sort(clones);
+  clones.erase(std::unique(clones.begin(), clones.end()), clones.end());
+  return clones;
 }
 
 uint64_t HostBinary::imageEnd() const {

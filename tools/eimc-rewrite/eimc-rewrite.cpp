@@ -93,6 +93,8 @@ Error run(const Options &options) {
   Expected<rewriter::RewritePlan> plan = rewriter::planHooks(*host, requests);
   if (!plan)
     return plan.takeError();
+  for (const std::string &warning : plan->warnings)
+    errs() << "warning: " << warning << "\n";
   if (options.emit == "plan") {
     outs() << rewriter::toString(*plan);
     return Error::success();

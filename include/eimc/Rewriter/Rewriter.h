@@ -23,8 +23,10 @@
 ///     at patch sites, appends the linked code page-aligned, maps it by
 ///     turning a PT_NOTE into PT_LOAD, grows the last writable PT_LOAD over
 ///     the state pages, points e_entry at the start stub, adds section
-///     headers and .symtab entries, and writes atomically (temporary file +
-///     rename) without set-uid/set-gid bits. The input is never modified.
+///     headers, .symtab entries, the site list in `.eimc.manifest` and
+///     what restoreOriginal() needs in `.eimc.restore`, and writes
+///     atomically (temporary file + rename) without set-uid/set-gid bits.
+///     The input is never modified.
 ///
 //===----------------------------------------------------------------------===//
 
@@ -57,8 +59,8 @@ struct FunctionSymbol {
 /// A host executable, read-only. Owns its bytes.
 class HostBinary {
 public:
-  /// Reads and parses \p path. Errors: unreadable, not ELF64 x86-64,
-  /// not ET_EXEC/ET_DYN, already rewritten by eimc.
+  /// Reads and parses \p path. Errors (all malformed, exit 2): unreadable,
+  /// not ELF64 x86-64, not ET_EXEC/ET_DYN, "already rewritten by eimc V".
   static llvm::Expected<HostBinary> create(llvm::StringRef path);
   static llvm::Expected<HostBinary> createFromBytes(llvm::StringRef name,
                                                     std::vector<uint8_t> bytes);
@@ -68,6 +70,10 @@ public:
   /// Looks up a function by name (.symtab first, then .dynsym). Errors are
   /// RefusalErrors: no such symbol, not STT_FUNC, STT_GNU_IFUNC.
   llvm::Expected<FunctionSymbol> findFunction(llvm::StringRef name) const;
+  /// GCC clones and local aliases of \p name (`name.isra.0`,
+  /// `name.constprop.1`, `name.part.0`, `name.cold`, `name.localalias`),
+  /// sorted: callers of those bypass a hook on \p name.
+  std::vector<std::string> clonesOf(llvm::StringRef name) const;
   /// First page-aligned host-relative address after every PT_LOAD.
   uint64_t imageEnd() const;
   /// Where the state pages go: page after the last writable PT_LOAD.
@@ -127,6 +133,9 @@ struct RewritePlan {
   uint64_t originalEntry = 0;
   /// Symbols the trampolines reference outside the blob (host-relative).
   std::map<std::string, uint64_t> hostSymbols;
+  /// Non-fatal findings for the user, e.g. GCC clones of a hooked function
+  /// whose callers bypass the hook. Drivers print them as `warning:` lines.
+  std::vector<std::string> warnings;
 };
 
 /// Plans hooks for \p requests on \p host.
@@ -157,6 +166,13 @@ struct Provenance {
 llvm::Error writeOutput(const HostBinary &host, const RewritePlan &plan,
                         const linker::LinkedExtension &linked,
                         const Provenance &provenance, llvm::StringRef outPath);
+
+/// The input \p output was made from, from its `.eimc.restore` section:
+/// byte for byte, checked against the SHA-256 recorded there. Errors
+/// (malformed): not an eimc output, record missing or damaged, output
+/// edited after eimc wrote it (e.g. by `strip`). \p name is for messages.
+llvm::Expected<std::vector<uint8_t>>
+restoreOriginal(llvm::StringRef name, llvm::ArrayRef<uint8_t> output);
 
 } // namespace eimc::rewriter
 
