@@ -30,8 +30,10 @@
  *
  * longjmp: a frame abandoned by longjmp never reaches the trampoline. Its
  * entry is recognized later by position: the stack grows down, so any
- * recorded slot at or below a new call's slot (enter), or below the slot
- * being returned through (exit), belongs to a frame that no longer exists.
+ * recorded slot below a new call's slot (enter), or below the slot being
+ * returned through (exit), belongs to a frame that no longer exists; a
+ * recorded slot equal to the new call's is live only if it still holds its
+ * trampoline (a tail call, see abandoned()).
  * (A handler on a sigaltstack placed above the interrupted stack would look
  * like such a longjmp; that case is not supported.)
  */
@@ -47,6 +49,7 @@
 struct uret_frame {
   uint64_t ret;   /* the hooked call's original return address */
   uint64_t *slot; /* where it was on the stack */
+  uint64_t tramp; /* what we stored there instead */
 };
 
 struct uret_stack {
@@ -150,15 +153,32 @@ static void release(struct uret_stack *s, uint64_t tp) {
  * depth: a handler that ran after the first write but before `depth` grew
  * used index d itself; the second write restores ours. */
 static void push(struct uret_stack *s, uint32_t d, uint64_t ret,
-                 uint64_t *slot) {
+                 uint64_t *slot, uint64_t tramp) {
   s->frames[d].ret = ret;
   s->frames[d].slot = slot;
+  s->frames[d].tramp = tramp;
   eim_signal_fence();
   s->depth = d + 1;
   eim_signal_fence();
   s->frames[d].ret = ret;
   s->frames[d].slot = slot;
+  s->frames[d].tramp = tramp;
   eim_signal_fence();
+}
+
+/* Whether frame \p f was abandoned, seen from a new call whose return
+ * address sits at \p slot. Frames deeper than the new call were left by
+ * longjmp. A frame at the same slot is still live when the slot still holds
+ * its trampoline: the hooked function tail-called (jmp) into another hooked
+ * function, which shares its caller's return address. The new frame then
+ * records that trampoline as its "return address", so on return both
+ * return programs run, innermost first (as chained kernel uretprobes do).
+ * A frame at the same slot whose trampoline has been overwritten belongs to
+ * a call that longjmp abandoned before a new call reused the slot. */
+static int abandoned(const struct uret_frame *f, uint64_t *slot) {
+  if (f->slot != slot)
+    return f->slot < slot;
+  return *slot != f->tramp;
 }
 
 void eim_rt_uret_enter(uint64_t *slot, uint64_t tramp) {
@@ -169,15 +189,15 @@ void eim_rt_uret_enter(uint64_t *slot, uint64_t tramp) {
     return;
   }
   uint32_t d = s->depth;
-  while (d > 0 && s->frames[d - 1].slot <= slot)
-    --d; /* abandoned by longjmp */
+  while (d > 0 && abandoned(&s->frames[d - 1], slot))
+    --d;
   if (d >= EIM_URET_DEPTH) {
     s->depth = d;
     release(s, tp);
     count_skipped();
     return;
   }
-  push(s, d, *slot, slot);
+  push(s, d, *slot, slot, tramp);
   *slot = tramp;
   release(s, tp);
 }
