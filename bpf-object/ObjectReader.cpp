@@ -9,10 +9,12 @@
 // means the same thing here:
 //
 //  1. check the ELF header (64-bit little-endian, EM_BPF, ET_REL);
-//  2. read BTF, `license` and the BTF-defined maps from `.maps`;
+//  2. read BTF, `license`, the BTF-defined maps from `.maps` and one
+//     ARRAY map per global-data section (`.data*`, `.rodata*`, `.bss*`);
 //  3. decode every executable section and resolve its relocations: map
-//     references become map indices, calls into `.text` are remembered,
-//     global data and externs are marked for refusal;
+//     references become map indices, global-data references map-value
+//     references (map index + offset), calls into `.text` are remembered,
+//     externs and `.kconfig` are marked for refusal;
 //  4. apply CO-RE relocations and attach line info per section;
 //  5. cut programs out of their sections by function symbol and append the
 //     `.text` subprograms each one reaches, fixing call targets.
@@ -30,6 +32,7 @@
 #include "eimc/Core/Errors.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/BinaryFormat/ELF.h"
 #include "llvm/BinaryFormat/Magic.h"
 #include "llvm/DebugInfo/BTF/BTFParser.h"
@@ -162,10 +165,13 @@ Error inSection(StringRef section, Error e) {
   return makeMalformed("section '" + section + "': " + toString(std::move(e)));
 }
 
+/// Sections libbpf turns into global-data maps (libbpf.c, "sec_desc"
+/// kinds DATA, RODATA and BSS). `.kconfig` is an extern section instead.
 bool isGlobalDataSection(StringRef name) {
-  return name == ".data" || name == ".bss" || name == ".kconfig" ||
-         name.starts_with(".data.") || name.starts_with(".rodata") ||
-         name.starts_with(".bss.");
+  auto is = [&](StringRef base) {
+    return name == base || name.starts_with((base + ".").str());
+  };
+  return is(".data") || is(".rodata") || is(".bss");
 }
 
 class Reader {
@@ -179,6 +185,10 @@ private:
   Error readBtf();
   Error readLicense();
   Error readMaps();
+  Error readGlobalData();
+  Error relocateGlobalData(bpf::Insn &insn, uint32_t slot,
+                           StringRef section, uint64_t sectionIndex,
+                           uint64_t symbolValue);
   Error decodeSections();
   Error readRelocations(const SectionRef &rel, CodeSection &code);
   Error relocateOne(const RelocationRef &reloc, CodeSection &code);
@@ -197,6 +207,8 @@ private:
   std::optional<BTFParser> ext; ///< .BTF.ext, when the object has one
   std::vector<CodeSection> sections;
   std::map<uint64_t, size_t> sectionByElfIndex;
+  /// ELF section index of a global-data section → its map index.
+  std::map<uint64_t, uint32_t> globalDataMaps;
   std::optional<size_t> textSection;
   std::vector<Function> programs;      ///< functions outside .text
   std::vector<Function> textFunctions; ///< sorted by start
@@ -210,6 +222,8 @@ Expected<ExtensionSpec> Reader::run() {
   if (Error e = readLicense())
     return e;
   if (Error e = readMaps())
+    return e;
+  if (Error e = readGlobalData())
     return e;
   // Phase 2: code, per section, with relocations, CO-RE and lines applied.
   if (Error e = decodeSections())
@@ -275,6 +289,42 @@ Error Reader::readMaps() {
   if (!maps)
     return maps.takeError();
   spec.maps = std::move(*maps);
+  return Error::success();
+}
+
+/// libbpf creates global-data maps after the `.maps` ones, in section
+/// order, and skips empty sections (no variable can live there).
+Error Reader::readGlobalData() {
+  for (const SectionRef &sec : obj.sections()) {
+    Expected<StringRef> name = sec.getName();
+    if (!name)
+      return name.takeError();
+    if (!isGlobalDataSection(*name) || sec.getSize() == 0)
+      continue;
+    if (sec.getSize() > UINT32_MAX)
+      return makeMalformed("global data section '" + *name + "' is larger "
+                           "than 4 GiB");
+    MapDef def;
+    def.name = globalDataMapName(objectName, *name);
+    def.type = uint32_t(MapTypeKind::Array);
+    def.keySize = 4;
+    def.valueSize = uint32_t(sec.getSize());
+    def.maxEntries = 1;
+    def.flags = MapFlagMmapable;
+    if (name->starts_with(".rodata"))
+      def.flags |= MapFlagRdonlyProg;
+    if (ELFSectionRef(sec).getType() != ELF::SHT_NOBITS) {
+      Expected<StringRef> contents = sec.getContents();
+      if (!contents)
+        return contents.takeError();
+      // An all-zero initial value is stored as "none" (as .bss).
+      if (any_of(*contents, [](char c) { return c != 0; }))
+        def.initialValue.assign(contents->bytes_begin(),
+                                contents->bytes_end());
+    }
+    globalDataMaps[sec.getIndex()] = uint32_t(spec.maps.size());
+    spec.maps.push_back(std::move(def));
+  }
   return Error::success();
 }
 
@@ -409,9 +459,11 @@ Error Reader::relocateOne(const RelocationRef &reloc, CodeSection &code) {
     ld->value = 0;
     return Error::success();
   }
-  if (isGlobalDataSection(*secName)) {
-    code.refusals[slot] =
-        ("global data section '" + *secName + "' is not supported yet").str();
+  if (isGlobalDataSection(*secName))
+    return relocateGlobalData(insn, slot, *secName, (*symSec)->getIndex(),
+                              *symValue);
+  if (*secName == ".kconfig") {
+    code.refusals[slot] = "kconfig externs are not supported";
     return Error::success();
   }
   if (*secName == "maps")
@@ -435,6 +487,34 @@ Error Reader::relocateOne(const RelocationRef &reloc, CodeSection &code) {
   }
   return makeMalformed("insn " + Twine(slot) +
                        ": unexpected relocation against '.text'");
+}
+
+/// libbpf's rule: the LDDW's imm (an addend) plus the symbol's value is
+/// the byte offset into the section; the instruction becomes a map-value
+/// reference (src 2) to the section's map.
+Error Reader::relocateGlobalData(bpf::Insn &insn, uint32_t slot,
+                                 StringRef section, uint64_t sectionIndex,
+                                 uint64_t symbolValue) {
+  auto *ld = std::get_if<bpf::LoadImm64>(&insn);
+  if (!ld || ld->kind != bpf::Imm64Kind::Imm)
+    return makeMalformed("insn " + Twine(slot) + ": reference to global data "
+                         "in '" + section + "' on a non-lddw instruction");
+  auto map = globalDataMaps.find(sectionIndex);
+  if (map == globalDataMaps.end())
+    return makeMalformed("insn " + Twine(slot) +
+                         ": reference into empty section '" + section + "'");
+  uint64_t offset = uint64_t(int64_t(int32_t(uint32_t(ld->value)))) +
+                    symbolValue;
+  uint32_t valueSize = spec.maps[map->second].valueSize;
+  if (offset >= valueSize)
+    return makeMalformed("insn " + Twine(slot) + ": offset " + Twine(offset) +
+                         " is outside '" + section + "' (" + Twine(valueSize) +
+                         " bytes)");
+  ld->kind = bpf::Imm64Kind::MapValueByFd;
+  ld->mapIndex = map->second;
+  ld->offset = uint32_t(offset);
+  ld->value = 0;
+  return Error::success();
 }
 
 void Reader::attachLines(CodeSection &code) {
@@ -625,6 +705,23 @@ Expected<std::unique_ptr<ELF64LEObjectFile>> openElf(StringRef objectName,
 }
 
 } // namespace
+
+std::string globalDataMapName(StringRef objectName, StringRef section) {
+  // BPF_OBJ_NAME_LEN is 16 bytes with the NUL.
+  constexpr size_t NameBytes = 15;
+  StringRef object = sys::path::filename(objectName).split('.').first;
+  size_t suffixLen = std::max<size_t>(7, section.size());
+  size_t prefixLen = 0;
+  if (section.drop_front().find('.') == StringRef::npos && suffixLen < NameBytes)
+    prefixLen = std::min(NameBytes - suffixLen, object.size());
+  std::string name =
+      (object.take_front(prefixLen) + section.take_front(NameBytes - prefixLen))
+          .str();
+  for (char &c : name)
+    if (!isAlnum(c) && c != '_' && c != '.')
+      c = '_';
+  return name;
+}
 
 Expected<ExtensionSpec> readObject(StringRef objectName,
                                    ArrayRef<uint8_t> bytes) {

@@ -44,7 +44,10 @@ void printMap(raw_ostream &os, size_t index, const MapDef &m) {
      << ", key_size " << m.keySize << ", value_size " << m.valueSize
      << ", max_entries " << m.maxEntries << ", flags 0x"
      << utohexstr(m.flags, true) << ", btf_key " << m.btfKeyTypeId
-     << ", btf_value " << m.btfValueTypeId << "\n";
+     << ", btf_value " << m.btfValueTypeId;
+  if (!m.initialValue.empty())
+    os << ", initial value " << m.initialValue.size() << " bytes";
+  os << "\n";
 }
 
 void printProgram(raw_ostream &os, const Program &p) {

@@ -116,7 +116,7 @@ buildModule(LLVMContext &ctx, TargetMachine &machine,
   m->setDataLayout(machine.createDataLayout());
   m->setPICLevel(PICLevel::BigPIC);
 
-  ModuleState state{*m, spec, options, {}};
+  ModuleState state{*m, spec, options, {}, {}};
   emitMaps(state);
   for (size_t index : ext.programs()) {
     if (index >= spec.programs.size())

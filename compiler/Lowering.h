@@ -41,7 +41,19 @@ struct ModuleState {
   /// Map state objects (`eim_map_<prefix>_<name>`), by map index: LDDW
   /// src 1 becomes the address of one of these.
   std::vector<llvm::GlobalVariable *> mapStates;
+  /// Read-only copies of global-data maps' initial values, by map index
+  /// (`eim_mapinit_<prefix>_<name>`); null for maps without one. A
+  /// `.rodata` map always has one, and its LDDW src 2 points into it.
+  std::vector<llvm::GlobalVariable *> mapInitialValues;
 };
+
+/// Offset of the value-storage pointer in a map state
+/// (EIM_MAP_STATE_DATA_OFFSET in runtime-lib/include/eim_runtime.h).
+constexpr uint64_t MapStateDataOffset = 16;
+
+/// A `.rodata` map (BPF_F_RDONLY_PROG): its value never changes, so code
+/// reads the read-only copy in the code pages.
+bool isReadOnlyData(const bpfobject::MapDef &def);
 
 /// "x86-64" with every vector/x87 unit disabled: compiled programs run
 /// inside trampolines that preserve only general-purpose registers.

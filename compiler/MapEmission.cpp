@@ -11,8 +11,16 @@
 ///    64-byte aligned, the map's runtime state. eBPF code sees its address
 ///    as the map "fd" (LDDW src 1).
 ///  - `eim_mapdef_<prefix>_<name>`: a read-only `struct eim_map_def`.
+///  - `eim_mapinit_<prefix>_<name>`: for a global-data map with initial
+///    contents (`.data`, `.rodata`), those bytes, read-only;
 ///  - `eim_maps_init_<prefix>()`: calls `eim_map_init(state, def)` for each
-///    map in spec order; the start stub calls it once at start-up.
+///    map in spec order, then `eim_map_init_data(state, init, size)` where
+///    there are initial contents; the start stub calls it once at start-up.
+///
+/// Global data lives in the map's shared storage, so `eimc maps` sees the
+/// same bytes the program does. `.rodata` maps also get their read-only
+/// copy in the code pages, which the program reads directly: a store is a
+/// fault, not a silent change, and LLVM can fold loads of constants.
 ///
 /// The definitions hold no addresses: a constant that points at another
 /// global would need an absolute relocation (R_X86_64_64), which the
@@ -51,6 +59,27 @@ constexpr unsigned MapDefWords = 8;
 
 std::string mapDefSymbol(StringRef prefix, StringRef name) {
   return ("eim_mapdef_" + prefix + "_" + name).str();
+}
+
+std::string mapInitSymbol(StringRef prefix, StringRef name) {
+  return ("eim_mapinit_" + prefix + "_" + name).str();
+}
+
+/// The read-only initial value of \p def, or null if it needs none.
+GlobalVariable *emitInitialValue(Module &m, const bpfobject::MapDef &def,
+                                 StringRef symbol) {
+  if (def.initialValue.empty() && !isReadOnlyData(def))
+    return nullptr;
+  std::vector<uint8_t> bytes = def.initialValue;
+  bytes.resize(def.valueSize, 0);
+  Constant *init = ConstantDataArray::get(m.getContext(), bytes);
+  auto *gv = new GlobalVariable(m, init->getType(), /*isConstant=*/true,
+                                GlobalValue::ExternalLinkage, init, symbol);
+  gv->setAlignment(Align(8));
+  gv->setSection(".rodata");
+  gv->setVisibility(GlobalValue::HiddenVisibility);
+  gv->setDSOLocal(true);
+  return gv;
 }
 
 GlobalVariable *emitMapState(Module &m, StringRef symbol) {
@@ -101,14 +130,15 @@ GlobalVariable *emitMapDef(Module &m, const bpfobject::MapDef &def,
   return gv;
 }
 
-/// `void eim_map_init(void *state, const struct eim_map_def *def)`,
+/// `void eim_map_init(void *state, const struct eim_map_def *def)` and
+/// `void eim_map_init_data(void *state, const void *data, uint64_t size)`,
 /// provided (hidden) by runtime-lib.
-FunctionCallee declareMapInit(Module &m) {
+FunctionCallee declareRuntime(Module &m, StringRef name,
+                              ArrayRef<Type *> params) {
   LLVMContext &ctx = m.getContext();
-  PointerType *ptr = PointerType::getUnqual(ctx);
   FunctionType *ty =
-      FunctionType::get(Type::getVoidTy(ctx), {ptr, ptr}, /*isVarArg=*/false);
-  FunctionCallee callee = m.getOrInsertFunction("eim_map_init", ty);
+      FunctionType::get(Type::getVoidTy(ctx), params, /*isVarArg=*/false);
+  FunctionCallee callee = m.getOrInsertFunction(name, ty);
   if (auto *fn = dyn_cast<Function>(callee.getCallee())) {
     fn->setVisibility(GlobalValue::HiddenVisibility);
     fn->setDSOLocal(true);
@@ -118,6 +148,11 @@ FunctionCallee declareMapInit(Module &m) {
 }
 
 } // namespace
+
+bool isReadOnlyData(const bpfobject::MapDef &def) {
+  return def.type == uint32_t(bpfobject::MapTypeKind::Array) &&
+         def.maxEntries == 1 && (def.flags & bpfobject::MapFlagRdonlyProg);
+}
 
 std::string mapsInitSymbol(StringRef prefix) {
   return ("eim_maps_init_" + prefix).str();
@@ -132,6 +167,8 @@ void emitMaps(ModuleState &state) {
   for (const bpfobject::MapDef &def : state.spec.maps) {
     state.mapStates.push_back(emitMapState(m, mapSymbol(prefix, def.name)));
     defs.push_back(emitMapDef(m, def, mapDefSymbol(prefix, def.name)));
+    state.mapInitialValues.push_back(
+        emitInitialValue(m, def, mapInitSymbol(prefix, def.name)));
   }
 
   // Emitted even without maps, so the start stub can call every object's
@@ -142,9 +179,18 @@ void emitMaps(ModuleState &state) {
                                     mapsInitSymbol(prefix), m);
   setCodeAttributes(*init);
   IRBuilder<> builder(BasicBlock::Create(ctx, "entry", init));
-  FunctionCallee mapInit = declareMapInit(m);
-  for (size_t i = 0; i < defs.size(); ++i)
+  PointerType *ptr = PointerType::getUnqual(ctx);
+  FunctionCallee mapInit = declareRuntime(m, "eim_map_init", {ptr, ptr});
+  FunctionCallee mapInitData = declareRuntime(
+      m, "eim_map_init_data", {ptr, ptr, Type::getInt64Ty(ctx)});
+  for (size_t i = 0; i < defs.size(); ++i) {
     builder.CreateCall(mapInit, {state.mapStates[i], defs[i]});
+    const bpfobject::MapDef &def = state.spec.maps[i];
+    if (!def.initialValue.empty())
+      builder.CreateCall(mapInitData,
+                         {state.mapStates[i], state.mapInitialValues[i],
+                          builder.getInt64(def.initialValue.size())});
+  }
   builder.CreateRetVoid();
 }
 

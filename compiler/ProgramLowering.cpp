@@ -180,6 +180,7 @@ private:
   Error lower(const bpf::LegacyPacketLoad &legacy);
   Error lower(const bpf::Poison &poison);
 
+  Error lowerMapValue(const bpf::LoadImm64 &ldimm);
   Error lowerHelperCall(const bpf::Call &call);
   Error lowerLocalCall(const bpf::Call &call);
   void lowerUnwind();
@@ -651,8 +652,7 @@ Error FunctionLowering::lower(const bpf::LoadImm64 &ldimm) {
     return Error::success();
   }
   case bpf::Imm64Kind::MapValueByFd:
-    return Prog.refuse(Current, "global data (lddw src 2, map value "
-                                "address) is not supported yet");
+    return lowerMapValue(ldimm);
   case bpf::Imm64Kind::VarAddr:
   case bpf::Imm64Kind::CodeAddr:
   case bpf::Imm64Kind::MapByIdx:
@@ -661,6 +661,39 @@ Error FunctionLowering::lower(const bpf::LoadImm64 &ldimm) {
   }
   return Prog.refuse(Current, "lddw src " + Twine(unsigned(ldimm.kind)) +
                                   " is not supported");
+}
+
+/// Global data: the address of byte \p ldimm.offset of the map's single
+/// value. For a writable map that is the map's storage in the shared
+/// state, found through the pointer eim_map_init stored in the map state
+/// (the storage is allocated at start-up, so it cannot be a link-time
+/// constant); for `.rodata` it is the read-only copy in the code pages.
+Error FunctionLowering::lowerMapValue(const bpf::LoadImm64 &ldimm) {
+  ModuleState &state = Prog.state();
+  if (ldimm.mapIndex >= state.spec.maps.size())
+    return Prog.malformed(Current, "lddw refers to map " +
+                                       Twine(ldimm.mapIndex) +
+                                       " but the object has " +
+                                       Twine(state.spec.maps.size()));
+  const bpfobject::MapDef &def = state.spec.maps[ldimm.mapIndex];
+  if (def.type != uint32_t(bpfobject::MapTypeKind::Array) ||
+      ldimm.offset >= def.valueSize)
+    return Prog.malformed(Current, "map value reference to offset " +
+                                       Twine(ldimm.offset) + " of map '" +
+                                       def.name + "'");
+  Value *base;
+  if (GlobalVariable *rodata = state.mapInitialValues[ldimm.mapIndex];
+      rodata && isReadOnlyData(def)) {
+    base = Builder.CreatePtrToInt(rodata, I64);
+  } else {
+    Value *slot = Builder.CreateConstInBoundsGEP1_64(
+        Builder.getInt8Ty(), state.mapStates[ldimm.mapIndex],
+        MapStateDataOffset);
+    base = Builder.CreatePtrToInt(
+        Builder.CreateAlignedLoad(Builder.getPtrTy(), slot, Align(8)), I64);
+  }
+  writeReg(ldimm.dst, Builder.CreateAdd(base, Builder.getInt64(ldimm.offset)));
+  return Error::success();
 }
 
 /// JMP32 compares the low 32 bits; JMP compares 64 bits with the

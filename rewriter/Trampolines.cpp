@@ -16,6 +16,10 @@
 //    libbpf's PT_REGS_PARM* / PT_REGS_RC, calls each entry program with
 //    %rdi = &pt_regs, arms the return probe if any, restores every GPR and
 //    the flags, runs the relocated stolen instructions and jumps back.
+//    The program calls are bracketed by eim_rt_ext_enter/exit, which count
+//    the site's hits and skip a nested run (a signal handler reaching a
+//    hook while this thread runs an extension; runtime-lib/src/
+//    reentrancy.c).
 //  - eim_uret_<f>: return trampoline. The runtime swapped the return
 //    address for this trampoline, so `ret` in the hooked function lands
 //    here with the return value in rax/rdx. A placeholder slot is pushed
@@ -148,6 +152,25 @@ public:
     }
   }
 
+  /// Asks the runtime whether this thread may run site \p slot's programs
+  /// now (counting a hit if \p countHit) and jumps to \p skipLabel if not:
+  /// a signal handler reached the hook while an extension runs. The token
+  /// stays in %r12 (callee-saved, and restored from pt_regs afterwards).
+  void beginRun(size_t slot, bool countHit, StringRef skipLabel) {
+    line("movl $" + Twine(slot) + ", %edi");
+    line("movl $" + Twine(countHit ? 1 : 0) + ", %esi");
+    line("call eim_rt_ext_enter");
+    line("testq %rax, %rax");
+    line("jz " + skipLabel);
+    line("movq %rax, %r12");
+  }
+
+  void endRun(StringRef skipLabel) {
+    line("movq %r12, %rdi");
+    line("call eim_rt_ext_exit");
+    OS << skipLabel << ":\n";
+  }
+
   /// Restores every register from pt_regs (so program writes take effect)
   /// and releases it; %rsp-relative loads make the order irrelevant.
   void restorePtRegs() {
@@ -170,17 +193,24 @@ static std::string returnTrampolineName(const PatchSite &site) {
   return "eim_uret_" + site.symbol;
 }
 
-static void writeEntryTrampoline(AsmWriter &w, const PatchSite &site) {
+/// \p slot numbers the site in the plan (address order): the runtime's
+/// counter index, as the manifest lists the sites.
+static void writeEntryTrampoline(AsmWriter &w, const PatchSite &site,
+                                 size_t slot) {
+  std::string skip = ".Leim_skip_" + std::to_string(slot);
   w.beginFunction(site.trampolineSymbol);
   w.buildPtRegs(/*spBias=*/0, hostSymbol(site.functionAddress));
+  w.beginRun(slot, /*countHit=*/true, skip);
   w.callPrograms(site.entryPrograms);
   if (!site.returnPrograms.empty()) {
-    // Arg 1: the return-address slot (just above pt_regs); arg 2: where
-    // the function should return instead.
+    // Armed only for a run that was not skipped: a nested call's return
+    // would be nested too. Arg 1: the return-address slot (just above
+    // pt_regs); arg 2: where the function should return instead.
     w.line("leaq " + Twine(PtRegsSize) + "(%rbx), %rdi");
     w.line("leaq " + sym(returnTrampolineName(site)) + "(%rip), %rsi");
     w.line("call eim_rt_uret_enter");
   }
+  w.endRun(skip);
   w.restorePtRegs();
   for (const RelocatedInsn &insn : site.relocated) {
     SmallVector<StringRef> lines;
@@ -193,8 +223,10 @@ static void writeEntryTrampoline(AsmWriter &w, const PatchSite &site) {
   w.endFunction(site.trampolineSymbol);
 }
 
-static void writeReturnTrampoline(AsmWriter &w, const PatchSite &site) {
+static void writeReturnTrampoline(AsmWriter &w, const PatchSite &site,
+                                  size_t slot) {
   std::string name = returnTrampolineName(site);
+  std::string skip = ".Leim_rskip_" + std::to_string(slot);
   w.beginFunction(name);
   // The slot the function's `ret` popped; filled with the real return
   // address below so our own `ret` goes back to the caller.
@@ -204,7 +236,9 @@ static void writeReturnTrampoline(AsmWriter &w, const PatchSite &site) {
   w.line("call eim_rt_uret_exit");
   w.line("movq %rax, " + Twine(PtRegsSize) + "(%rbx)");
   w.line("movq %rax, " + Twine(IpOffset) + "(%rbx)");
+  w.beginRun(slot, /*countHit=*/false, skip);
   w.callPrograms(site.returnPrograms);
+  w.endRun(skip);
   w.restorePtRegs();
   w.line("ret");
   w.endFunction(name);
@@ -217,6 +251,8 @@ static void writeStartStub(AsmWriter &w, const RewritePlan &plan,
   w.line("pushq %rdx");
   w.line("pushq %rdx");
   w.line("call eim_rt_init");
+  w.line("movl $" + Twine(plan.sites.size()) + ", %edi");
+  w.line("call eim_rt_sites_init");
   for (const std::string &init : initSymbols)
     w.line("call " + sym(init));
   w.line("call eim_rt_ready");
@@ -234,10 +270,10 @@ std::string trampolineAssembly(const RewritePlan &plan,
      << "  .section .text.eimc,\"ax\",@progbits\n";
   AsmWriter w(os);
   writeStartStub(w, plan, initSymbols);
-  for (const PatchSite &site : plan.sites) {
-    writeEntryTrampoline(w, site);
-    if (!site.returnPrograms.empty())
-      writeReturnTrampoline(w, site);
+  for (size_t slot = 0; slot < plan.sites.size(); ++slot) {
+    writeEntryTrampoline(w, plan.sites[slot], slot);
+    if (!plan.sites[slot].returnPrograms.empty())
+      writeReturnTrampoline(w, plan.sites[slot], slot);
   }
   return text;
 }

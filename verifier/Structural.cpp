@@ -22,6 +22,9 @@
 // Checks that depend on reachability only look at reachable instructions,
 // as libbpf and the kernel do for poisoned CO-RE relocations.
 //
+//  - under a policy's `instructions: N`, the program has no loop and its
+//    longest path (with callees) is at most N instructions.
+//
 // What it does not do: prove memory safety or termination (safety mode,
 // issue B2).
 //
@@ -64,11 +67,16 @@ const HelperInfo *findHelper(uint32_t id) {
 }
 
 /// Checks one program. Collects diagnostics; never stops at the first.
+/// uBPF's "unwind" helper id (compiler/ProgramLowering.cpp lowers it).
+constexpr uint32_t ConformanceUnwindHelper = 5;
+
 class ProgramChecker {
 public:
   ProgramChecker(const bpfobject::ExtensionSpec &spec, const Program &prog,
-                 const policy::PolicyClass *cls, VerificationReport &report)
-      : Spec(spec), Prog(prog), Class(cls), Report(report) {}
+                 const policy::PolicyClass *cls, VerificationReport &report,
+                 bool conformanceHelpers = false)
+      : Spec(spec), Prog(prog), Class(cls), Report(report),
+        ConformanceHelpers(conformanceHelpers) {}
 
   /// \returns true if the program passed.
   bool run();
@@ -83,6 +91,10 @@ private:
   void computeReachable();
   void checkReachableInsns();
   void checkTermination();
+  void checkInstructionBound();
+  std::optional<uint64_t> longestPath(size_t body,
+                                      std::vector<int> &bodyState,
+                                      std::vector<uint64_t> &bodyBound);
   void checkCall(size_t index, const bpf::Call &call);
   SmallVector<size_t, 2> successors(size_t index) const;
   std::optional<size_t> indexOfSlot(uint32_t slot) const;
@@ -92,6 +104,8 @@ private:
   const Program &Prog;
   const policy::PolicyClass *Class; ///< null: structural-only mode
   VerificationReport &Report;
+  /// Helper 5 is uBPF's "unwind" (compiler::Options::conformanceHelpers).
+  bool ConformanceHelpers;
   bool Failed = false;
   /// Instruction index of each slot, or -1 for an LDDW's second slot.
   std::vector<int64_t> SlotToIndex;
@@ -178,7 +192,9 @@ static bool writesR10(const bpf::Insn &insn) {
                       std::is_same_v<T, bpf::LoadImm64>)
           return i.dst == bpf::FramePointer;
         else if constexpr (std::is_same_v<T, bpf::Atomic>)
-          return i.fetch && i.src == bpf::FramePointer;
+          // Fetch forms write the old value into src; cmpxchg writes r0.
+          return i.fetch && i.op != bpf::AtomicOpKind::CmpXchg &&
+                 i.src == bpf::FramePointer;
         else
           return false;
       },
@@ -271,6 +287,8 @@ void ProgramChecker::checkCall(size_t index, const bpf::Call &call) {
     break;
   }
   uint32_t id = static_cast<uint32_t>(call.imm);
+  if (ConformanceHelpers && !Class && id == ConformanceUnwindHelper)
+    return;
   const HelperInfo *helper = findHelper(id);
   if (!helper) {
     error(index, "helper-unsupported",
@@ -346,6 +364,77 @@ void ProgramChecker::checkTermination() {
     }
 }
 
+// `instructions: N` (the most a program may execute per invocation) is a
+// restriction, so it is never ignored. Without back-edges the control-flow
+// graph is a DAG and the bound is its longest path, each local call
+// costing its callee's bound; every edge of a DAG in eBPF points forward,
+// so one pass from the end of a body suffices. Loops need the safety
+// verifier (B2) and are refused under a bound until then.
+std::optional<uint64_t>
+ProgramChecker::longestPath(size_t body, std::vector<int> &bodyState,
+                            std::vector<uint64_t> &bodyBound) {
+  size_t b = std::lower_bound(BodyStarts.begin(), BodyStarts.end(), body) -
+             BodyStarts.begin();
+  if (bodyState[b] == 2)
+    return bodyBound[b];
+  if (bodyState[b] == 1) { // recursion: no static bound
+    error(body, "instruction-bound",
+          "cannot bound recursion before the safety verifier (B2)",
+          Class->instructionsLoc);
+    return std::nullopt;
+  }
+  bodyState[b] = 1;
+  size_t end =
+      b + 1 < BodyStarts.size() ? BodyStarts[b + 1] : Prog.insns.size();
+  std::vector<uint64_t> cost(end - body, 0);
+  for (size_t i = end; i-- > body;) {
+    if (!Reachable[i])
+      continue;
+    uint64_t here = 1;
+    const auto *call = std::get_if<bpf::Call>(&Prog.insns[i].insn);
+    if (call && call->kind == bpf::CallKind::Local) {
+      std::optional<uint64_t> callee =
+          longestPath(*indexOfSlot(call->target), bodyState, bodyBound);
+      if (!callee)
+        return std::nullopt;
+      here += *callee;
+    }
+    uint64_t next = 0;
+    for (size_t s : successors(i)) {
+      if (s <= i) {
+        error(i, "instruction-bound",
+              "cannot bound loops before the safety verifier (B2); the "
+              "policy limits instructions to " +
+                  Twine(*Class->instructions),
+              Class->instructionsLoc);
+        return std::nullopt;
+      }
+      next = std::max(next, cost[s - body]);
+    }
+    cost[i - body] = here + next;
+  }
+  bodyState[b] = 2;
+  bodyBound[b] = cost[0];
+  return cost[0];
+}
+
+void ProgramChecker::checkInstructionBound() {
+  if (!Class || !Class->instructions)
+    return;
+  std::vector<int> bodyState(BodyStarts.size(), 0);
+  std::vector<uint64_t> bodyBound(BodyStarts.size(), 0);
+  std::optional<uint64_t> bound = longestPath(0, bodyState, bodyBound);
+  if (!bound || *bound <= *Class->instructions)
+    return;
+  error(std::nullopt, "instruction-bound",
+        "longest path executes " + Twine(*bound) +
+            " instructions; the policy allows " +
+            Twine(*Class->instructions),
+        Class->instructionsLoc,
+        {"class '" + Class->name + "' sets 'instructions' at " +
+         Class->instructionsLoc.str()});
+}
+
 bool ProgramChecker::run() {
   if (!indexSlots())
     return false;
@@ -357,6 +446,8 @@ bool ProgramChecker::run() {
   computeReachable();
   checkReachableInsns();
   checkTermination();
+  if (!Failed)
+    checkInstructionBound();
   return !Failed;
 }
 
@@ -441,12 +532,15 @@ Expected<VerificationReport> verify(const bpfobject::ExtensionSpec &spec,
 }
 
 Expected<VerificationReport>
-verifyStructuralOnly(const bpfobject::ExtensionSpec &spec) {
+verifyStructuralOnly(const bpfobject::ExtensionSpec &spec,
+                     bool conformanceHelpers) {
   VerificationReport report;
   std::vector<size_t> accepted;
   bool ok = true;
   for (size_t i = 0; i < spec.programs.size(); ++i) {
-    if (!ProgramChecker(spec, spec.programs[i], nullptr, report).run())
+    if (!ProgramChecker(spec, spec.programs[i], nullptr, report,
+                        conformanceHelpers)
+             .run())
       ok = false;
     else
       accepted.push_back(i);

@@ -30,6 +30,10 @@ extern "C" {
  * eim_map_<prefix>_<name>; eBPF code receives its address for LDDW src 1
  * (a map "fd"). */
 #define EIM_MAP_STATE_SIZE 128
+/* Offset in the map state of the pointer to the map's value storage (a
+ * uint8_t * into the shared state, set by eim_map_init). Global data
+ * (LDDW src 2) compiles to a load of this pointer plus the offset. */
+#define EIM_MAP_STATE_DATA_OFFSET 16
 
 /* A map as declared in the object (read-only, emitted by the compiler).
  * Field meanings follow struct bpf_map_def / BTF-defined maps in libbpf. */
@@ -47,6 +51,13 @@ struct eim_map_def {
  * the start stub after eim_rt_init() and before eim_rt_ready(). Allocates
  * the map's memory in the process's shared state. */
 void eim_map_init(void *map_state, const struct eim_map_def *def);
+
+/* Copies \p size bytes of initial contents into the first value of an
+ * ARRAY map initialized by eim_map_init (a global-data section: .data,
+ * .rodata). Called by the maps initializer right after eim_map_init.
+ * Exits (status 70) if the map is not an ARRAY or \p size exceeds its
+ * value size. */
+void eim_map_init_data(void *map_state, const void *data, uint64_t size);
 
 /* Start-up, from the start stub (before the host's entry point runs, with
  * the process's initial stack): eim_rt_init() creates the shared state;
@@ -71,6 +82,24 @@ void eim_rt_ready(void);
  * address. */
 void eim_rt_uret_enter(uint64_t *slot, uint64_t tramp);
 uint64_t eim_rt_uret_exit(uint64_t *slot);
+
+/* Hook counters and re-entrancy (runtime-lib/src/reentrancy.c).
+ *
+ * eim_rt_sites_init(count): from the start stub, after eim_rt_init();
+ * allocates \p count per-site counters (struct eim_site_counters) in the
+ * shared state. Slots number the patch sites in address order.
+ *
+ * eim_rt_ext_enter(site, hit): called by a trampoline before it runs the
+ * programs of patch site \p site; counts a hit if \p hit is nonzero (entry
+ * trampolines). Returns a nonzero token if the programs may run, and 0 if
+ * this thread is already running an extension (a signal handler reached
+ * the hook): the run is skipped and counted, as the kernel counts
+ * recursion_misses.
+ *
+ * eim_rt_ext_exit(token): ends the run that eim_rt_ext_enter allowed. */
+void eim_rt_sites_init(uint32_t count);
+uint64_t eim_rt_ext_enter(uint32_t site, uint32_t hit);
+void eim_rt_ext_exit(uint64_t token);
 
 /* Helpers: one function per row of eimc/Core/Helpers.def, all with the
  * eBPF calling convention mapped to System V: five uint64_t arguments

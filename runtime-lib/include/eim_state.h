@@ -93,6 +93,19 @@ struct eim_state_header {
   uint64_t uret_skipped;
   uint8_t reserved1[152]; /* pads the header prefix to 256 bytes */
   struct eim_state_map maps[EIM_STATE_MAX_MAPS];
+  /* --- appended: hook counters (runtime-lib/src/reentrancy.c) --- */
+  uint64_t sites_offset; /* of struct eim_site_counters[site_count], or 0 */
+  uint32_t site_count;   /* patch sites, in address order (the manifest's) */
+  uint32_t reserved2;
+  /* Extension runs skipped because this thread was already running one
+   * (a signal handler reached a hook), summed over all sites. */
+  uint64_t recursion_misses;
+};
+
+/* Per patch site, at eim_state_header.sites_offset + slot * 16. */
+struct eim_site_counters {
+  uint64_t hits;             /* entry trampoline reached */
+  uint64_t recursion_misses; /* entry or return run skipped: nested */
 };
 
 #define EIM_STATE_PREFIX_SIZE 64u

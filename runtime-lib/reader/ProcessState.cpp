@@ -310,6 +310,21 @@ uint64_t ProcessState::skippedReturnProbes() const {
       reinterpret_cast<const eim_state_header *>(base)->uret_skipped);
 }
 
+std::vector<ProcessState::SiteCounters> ProcessState::siteCounters() const {
+  auto *header = reinterpret_cast<const eim_state_header *>(base);
+  uint64_t offset = header->sites_offset;
+  uint64_t count = header->site_count;
+  std::vector<SiteCounters> result;
+  if (offset < EIM_STATE_DATA_OFFSET || offset > size ||
+      count > (size - offset) / sizeof(eim_site_counters))
+    return result;
+  auto *sites = reinterpret_cast<const eim_site_counters *>(base + offset);
+  for (uint64_t i = 0; i < count; ++i)
+    result.push_back({loadAcquire(sites[i].hits),
+                      loadAcquire(sites[i].recursion_misses)});
+  return result;
+}
+
 bool ProcessState::isAlive() const {
   // /proc/<pid>/maps names the file with its inode: a match means this
   // very file is still mapped by a running process with that PID.

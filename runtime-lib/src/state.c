@@ -4,8 +4,9 @@
 |*                                                                            *|
 \*===----------------------------------------------------------------------===*/
 /*
- * eim_rt_init(), eim_map_init() and eim_rt_ready(): the start stub calls
- * them, in that order, before the host's entry point runs. They create
+ * eim_rt_init(), eim_map_init() (with eim_map_init_data() for global
+ * data) and eim_rt_ready(): the start stub calls them, in that order,
+ * before the host's entry point runs. They create
  * /dev/shm/eimc-<pid>.state (layout in eim_state.h), carve each map's
  * storage out of it and publish it for `eimc events` / `eimc maps`.
  *
@@ -37,6 +38,8 @@ _Static_assert(offsetof(struct eim_state_header, ready) ==
 _Static_assert(offsetof(struct eim_state_header, maps) == 256,
                "map table offset is part of layout 1");
 _Static_assert(sizeof(struct eim_state_map) == 128, "map entry size");
+_Static_assert(offsetof(struct eim_map_rt, data) == EIM_MAP_STATE_DATA_OFFSET,
+               "compiled global-data accesses load the data pointer here");
 _Static_assert(sizeof(struct eim_state_header) <= EIM_STATE_DATA_OFFSET,
                "header must fit before the first map");
 _Static_assert(sizeof(struct eim_perf_ring) <= EIM_PERF_RING_HEADER,
@@ -198,6 +201,13 @@ void eim_map_init(void *map_state, const struct eim_map_def *def) {
   m->value_size = def->value_size;
   m->ring_size = h->maps[h->map_count - 1].ring_size;
   m->data = (uint8_t *)h + offset;
+}
+
+void eim_map_init_data(void *map_state, const void *data, uint64_t size) {
+  struct eim_map_rt *m = map_state;
+  if (m->type != EIM_MAP_TYPE_ARRAY || size > m->value_size)
+    eim_fatal("bad initial contents for a global-data map", "", 0);
+  memcpy(m->data, data, size);
 }
 
 void eim_rt_ready(void) {

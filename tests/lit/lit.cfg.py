@@ -28,12 +28,27 @@ config.substitutions.append(
     ("%bpfcc", config.clang + " -target bpf -O2 -g -I/usr/include/x86_64-linux-gnu"))
 config.substitutions.append(("%eimc_runtime_o", os.path.join(config.eimc_obj_root, "runtime-lib", "eimc-runtime.o")))
 config.substitutions.append(("%inputs", os.path.join(config.eimc_src_root, "tests", "lit", "Inputs")))
+# bpf_conformance vectors: ../shared beside the project root (also in CI).
+config.substitutions.append(("%conformance_vectors", os.path.join(
+    config.eimc_src_root, "..", "shared", "conformance", "bpf_conformance", "tests")))
+# 64 bytes of input for tests/conformance programs (byte 63 must stay 0).
+config.substitutions.append(("%mem64",
+    "4420823cfde6f1c26b30f90ec7dd01e4887534a20f0b0d04c36ed80e71e0fd77"
+    "b07670eb940bd5335f973daad8619b91ffc911f57cced458bbbf2ce03753c900"))
 
 # Features tests can REQUIRE.
 if os.geteuid() == 0:
     config.available_features.add("root")
 if os.path.exists("/usr/sbin/bashreadline"):
     config.available_features.add("libbpf-tools")
+# Debian's nginx for `eimc extract --derive`: fetched with apt-get download
+# (never installed: its install starts a daemon); configuring its headers
+# needs pcre2 and OpenSSL headers.
+if (shutil.which("apt-get") and os.path.exists("/usr/include/pcre2.h")
+        and os.path.exists("/usr/include/openssl/ssl.h")):
+    config.available_features.add("debian-nginx")
+if os.environ.get("CI") == "true" and "debian-nginx" not in config.available_features:
+    lit_config.fatal("CI=true but apt-get, libpcre2-dev or libssl-dev is missing (debian-nginx)")
 # Under CI a missing real input is a failure, not a skip: the demo must run.
 if os.environ.get("CI") == "true" and "libbpf-tools" not in config.available_features:
     lit_config.fatal("CI=true but /usr/sbin/bashreadline (libbpf-tools) is missing")

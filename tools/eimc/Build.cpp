@@ -20,6 +20,7 @@
 #include "eimc/BpfObject/BpfObject.h"
 #include "eimc/Compiler/Compiler.h"
 #include "eimc/Core/Errors.h"
+#include "eimc/Extract/Manifest.h"
 #include "eimc/Linker/Linker.h"
 #include "eimc/Policy/Policy.h"
 #include "eimc/Rewriter/Rewriter.h"
@@ -76,6 +77,9 @@ std::string sha256Hex(ArrayRef<uint8_t> bytes) {
 /// The inputs of one build, read and parsed.
 struct BuildInputs {
   std::vector<uint8_t> policyBytes;
+  /// What the host offers: the stored manifest, or extracted from the host.
+  extract::CapabilityManifest manifest;
+  /// The policy, its entries bound to the manifest's functions.
   policy::Policy policy;
   std::vector<std::vector<uint8_t>> objectBytes;
   std::vector<bpfobject::ExtensionSpec> specs;
@@ -98,9 +102,26 @@ Error prefixWithFile(StringRef path, Error err) {
       });
 }
 
+Expected<extract::CapabilityManifest> readManifest(StringRef hostPath,
+                                                  StringRef manifestPath) {
+  if (manifestPath.empty())
+    return extract::extractManifest(hostPath);
+  Expected<std::vector<uint8_t>> bytes = readFileBytes(manifestPath);
+  if (!bytes)
+    return bytes.takeError();
+  return extract::parseManifest(sys::path::filename(manifestPath),
+                                toStringRef(*bytes));
+}
+
 Expected<BuildInputs> readInputs(ArrayRef<std::string> extensions,
-                                 StringRef policyPath) {
+                                 StringRef policyPath, StringRef hostPath,
+                                 StringRef manifestPath) {
   BuildInputs in;
+  Expected<extract::CapabilityManifest> manifest =
+      readManifest(hostPath, manifestPath);
+  if (!manifest)
+    return manifest.takeError();
+  in.manifest = std::move(*manifest);
   Expected<std::vector<uint8_t>> policyBytes = readFileBytes(policyPath);
   if (!policyBytes)
     return policyBytes.takeError();
@@ -109,7 +130,10 @@ Expected<BuildInputs> readInputs(ArrayRef<std::string> extensions,
       policy::parsePolicy(policyPath, toStringRef(in.policyBytes));
   if (!pol)
     return pol.takeError();
-  in.policy = std::move(*pol);
+  Expected<policy::Policy> bound = extract::bindPolicy(*pol, in.manifest);
+  if (!bound)
+    return bound.takeError();
+  in.policy = std::move(*bound);
   for (const std::string &path : extensions) {
     Expected<std::vector<uint8_t>> bytes = readFileBytes(path);
     if (!bytes)
@@ -254,9 +278,14 @@ Expected<int> runBuild(const BuildOptions &options) {
       rewriter::HostBinary::create(options.host);
   if (!host)
     return host.takeError();
-  Expected<BuildInputs> in = readInputs(options.extensions, options.policy);
+  Expected<BuildInputs> in = readInputs(options.extensions, options.policy,
+                                        options.host, options.manifest);
   if (!in)
     return in.takeError();
+  if (options.emit == "manifest") {
+    outs() << extract::toString(in->manifest);
+    return ExitSuccess;
+  }
   if (options.emit == "spec") {
     for (const bpfobject::ExtensionSpec &spec : in->specs)
       outs() << bpfobject::toString(spec);
@@ -308,6 +337,8 @@ Expected<int> runBuild(const BuildOptions &options) {
       rewriter::planHooks(*host, hookRequests(exts, natives));
   if (!plan)
     return plan.takeError();
+  for (const std::string &warning : plan->warnings)
+    errs() << "warning: " << warning << "\n";
   if (options.emit == "plan") {
     outs() << rewriter::toString(*plan);
     return ExitSuccess;
@@ -355,7 +386,8 @@ Expected<int> runVerify(const VerifyOptions &options) {
       rewriter::HostBinary::create(options.host);
   if (!host)
     return host.takeError();
-  Expected<BuildInputs> in = readInputs(options.extensions, options.policy);
+  Expected<BuildInputs> in = readInputs(options.extensions, options.policy,
+                                        options.host, options.manifest);
   if (!in)
     return in.takeError();
   Expected<std::optional<std::vector<verifier::VerifiedExtension>>> verified =
@@ -381,7 +413,9 @@ Subcommand addBuildCommand(CLI::App &app) {
   cmd->add_option("-o,--output", options->output, "Rewritten host to write")
       ->required();
   cmd->add_option("--emit", options->emit, "Stop after a stage and print it")
-      ->check(CLI::IsMember({"spec", "ir", "asm", "obj", "plan"}));
+      ->check(CLI::IsMember({"manifest", "spec", "ir", "asm", "obj", "plan"}));
+  cmd->add_option("--manifest", options->manifest,
+                  "Stored manifest (default: extract it from the host)");
   addFormatOption(cmd, options->format);
   return {cmd, [options] { return runBuild(*options); }};
 }
@@ -394,6 +428,8 @@ Subcommand addVerifyCommand(CLI::App &app) {
   cmd->add_option("-e,--ext", options->extensions, "eBPF object")->required();
   cmd->add_option("--policy", options->policy, "Deployment policy")
       ->required();
+  cmd->add_option("--manifest", options->manifest,
+                  "Stored manifest (default: extract it from the host)");
   addFormatOption(cmd, options->format);
   return {cmd, [options] { return runVerify(*options); }};
 }

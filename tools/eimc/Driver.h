@@ -43,6 +43,8 @@ struct BuildOptions {
   /// (the relocatable object, to stdout), "plan".
   std::string emit;
   FormatKind format = FormatKind::Text;
+  /// Stored manifest (`--manifest`); empty: extract it from the host.
+  std::string manifest;
 };
 
 /// `eimc build`: the whole pipeline. Returns the exit code for refusals
@@ -54,6 +56,7 @@ struct VerifyOptions {
   std::vector<std::string> extensions;
   std::string policy;
   FormatKind format = FormatKind::Text;
+  std::string manifest; ///< as BuildOptions::manifest
 };
 
 /// `eimc verify`: object reading, policy and verification only.
@@ -84,6 +87,9 @@ struct Subcommand {
 Subcommand addBuildCommand(CLI::App &app);
 Subcommand addVerifyCommand(CLI::App &app);
 Subcommand addEventsCommand(CLI::App &app);
+Subcommand addExtractCommand(CLI::App &app);
+Subcommand addInspectCommand(CLI::App &app);
+Subcommand addRestoreCommand(CLI::App &app);
 
 /// Adds `--format=text|json|sarif` to \p cmd.
 void addFormatOption(CLI::App *cmd, FormatKind &format);

@@ -12,14 +12,18 @@
 // first. Text is the manifest's YAML as stored; JSON converts the same
 // YAML tree (scalars stay strings), so both forms show the same facts.
 //
-// Live counters (per-site hits, recursion misses) are not read yet: the
-// runtime does not record them (issue A4, priority 3).
+// For a PID it then adds the live counters from the process's shared
+// state: per patch site the hits (entry trampoline reached) and recursion
+// misses (runs skipped because the thread was already in an extension),
+// their total and `uret-skipped`. Sites are matched to the manifest's
+// `patch-sites` by position: both are in address order.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Driver.h"
 
 #include "eimc/Core/Errors.h"
+#include "eimc/State/State.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Object/ELF.h"
@@ -92,6 +96,62 @@ json::Value toJson(yaml::Node *node) {
   return nullptr;
 }
 
+/// The `symbol` of each entry of the manifest's `patch-sites`, in order.
+std::vector<std::string> siteSymbols(const json::Value &manifest) {
+  std::vector<std::string> symbols;
+  const json::Object *root = manifest.getAsObject();
+  const json::Array *sites = root ? root->getArray("patch-sites") : nullptr;
+  if (!sites)
+    return symbols;
+  for (const json::Value &site : *sites) {
+    const json::Object *fields = site.getAsObject();
+    std::optional<StringRef> name =
+        fields ? fields->getString("symbol") : std::nullopt;
+    symbols.push_back(name ? name->str() : "?");
+  }
+  return symbols;
+}
+
+/// Live counters of process \p pid as a JSON object; \p symbols names the
+/// sites (a site past the manifest's list is named by its slot).
+Expected<json::Object> readCounters(int pid,
+                                    ArrayRef<std::string> symbols) {
+  Expected<state::ProcessState> process = state::ProcessState::open(pid);
+  if (!process)
+    return process.takeError();
+  json::Array sites;
+  uint64_t misses = 0;
+  std::vector<state::ProcessState::SiteCounters> counters =
+      process->siteCounters();
+  for (size_t slot = 0; slot < counters.size(); ++slot) {
+    std::string name =
+        slot < symbols.size() ? symbols[slot] : "slot " + std::to_string(slot);
+    misses += counters[slot].recursionMisses;
+    sites.push_back(json::Object{
+        {"symbol", name},
+        {"hits", int64_t(counters[slot].hits)},
+        {"recursion-misses", int64_t(counters[slot].recursionMisses)}});
+  }
+  return json::Object{{"recursion-misses", int64_t(misses)},
+                      {"uret-skipped", int64_t(process->skippedReturnProbes())},
+                      {"sites", std::move(sites)}};
+}
+
+/// The counters in the manifest's YAML style, for the text format.
+void printCounters(raw_ostream &os, const json::Object &counters) {
+  os << "counters:\n  recursion-misses: "
+     << *counters.getInteger("recursion-misses")
+     << "\n  uret-skipped: " << *counters.getInteger("uret-skipped")
+     << "\n  sites:\n";
+  for (const json::Value &site : *counters.getArray("sites")) {
+    const json::Object &fields = *site.getAsObject();
+    os << "    - symbol: " << *fields.getString("symbol")
+       << "\n      hits: " << *fields.getInteger("hits")
+       << "\n      recursion-misses: "
+       << *fields.getInteger("recursion-misses") << "\n";
+  }
+}
+
 Expected<int> runInspect(const InspectOptions &options) {
   std::string path = options.target;
   std::optional<int> pid;
@@ -103,12 +163,6 @@ Expected<int> runInspect(const InspectOptions &options) {
   Expected<std::string> manifest = readManifest(path);
   if (!manifest)
     return manifest.takeError();
-  if (options.format != FormatKind::Json) {
-    if (pid)
-      outs() << "pid: " << *pid << "\n";
-    outs() << *manifest;
-    return ExitSuccess;
-  }
   SourceMgr sm;
   yaml::Stream stream(*manifest, sm);
   yaml::document_iterator doc = stream.begin();
@@ -117,9 +171,27 @@ Expected<int> runInspect(const InspectOptions &options) {
   json::Value tree = toJson(doc->getRoot());
   if (stream.failed())
     return makeMalformed(path + ": malformed .eimc.manifest");
-  if (pid)
-    if (json::Object *object = tree.getAsObject())
+  std::optional<json::Object> counters;
+  if (pid) {
+    Expected<json::Object> live = readCounters(*pid, siteSymbols(tree));
+    if (!live)
+      return live.takeError();
+    counters = std::move(*live);
+  }
+  if (options.format != FormatKind::Json) {
+    if (pid)
+      outs() << "pid: " << *pid << "\n";
+    outs() << *manifest;
+    if (counters)
+      printCounters(outs(), *counters);
+    return ExitSuccess;
+  }
+  if (json::Object *object = tree.getAsObject()) {
+    if (pid)
       (*object)["pid"] = *pid;
+    if (counters)
+      (*object)["counters"] = std::move(*counters);
+  }
   outs() << formatv("{0}", tree) << "\n";
   return ExitSuccess;
 }

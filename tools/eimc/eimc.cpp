@@ -40,6 +40,9 @@ int main(int argc, char **argv) {
       addBuildCommand(app),
       addVerifyCommand(app),
       addEventsCommand(app),
+      addExtractCommand(app),
+      addInspectCommand(app),
+      addRestoreCommand(app),
   };
 
   try {

@@ -23,6 +23,11 @@
 ///    `uretprobe/PATH:SYM`, `kprobe/SYM`, `kretprobe/SYM` (retargeted by
 ///    --attach); other known libbpf types are read and marked Unsupported;
 ///    an unknown section holding code is a malformed-input error.
+///  - global data: each non-empty `.data*`, `.rodata*` and `.bss*` section
+///    becomes an ARRAY map with one entry (value = the section, initial
+///    contents = its bytes), after the `.maps` maps, named as libbpf names
+///    it (globalDataMapName); an LDDW relocated against it becomes
+///    Imm64Kind::MapValueByFd with the byte offset.
 ///  - `.maps`: a struct per map whose members `type`, `max_entries`,
 ///    `key_size`, `value_size`, `map_flags` are `int (*)[N]` and `key`,
 ///    `value` are pointers to the key/value types.
@@ -77,6 +82,9 @@ struct MapDef {
   uint32_t flags = 0;
   uint32_t btfKeyTypeId = 0;   ///< in ExtensionSpec::btf, 0 if none
   uint32_t btfValueTypeId = 0; ///< in ExtensionSpec::btf, 0 if none
+  /// Global-data maps (`.data`, `.rodata`, `.bss`): the section's bytes,
+  /// the single entry's initial value (empty: all zero, as for `.bss`).
+  std::vector<uint8_t> initialValue;
   bool operator==(const MapDef &) const = default;
 };
 
@@ -120,6 +128,19 @@ struct ExtensionSpec {
   std::vector<uint8_t> btf;      ///< raw .BTF section (for event decoding)
   bool operator==(const ExtensionSpec &) const = default;
 };
+
+/// BPF_F_RDONLY_PROG and BPF_F_MMAPABLE (include/uapi/linux/bpf.h), the
+/// flags libbpf gives global-data maps (`.rodata` gets both).
+constexpr uint32_t MapFlagRdonlyProg = 0x80;
+constexpr uint32_t MapFlagMmapable = 0x400;
+
+/// libbpf's name for the map of global-data section \p section in object
+/// \p objectName: the object name up to its first '.', cut so prefix and
+/// section fit 15 bytes with the suffix taking at least 7 ("funclate.bss"
+/// for funclatency.bpf.o); a section name with a second '.' is used alone
+/// (".rodata.str1.1"); characters other than [A-Za-z0-9_.] become '_'.
+std::string globalDataMapName(llvm::StringRef objectName,
+                              llvm::StringRef section);
 
 /// Reads an eBPF ELF object.
 /// \param objectName the name diagnostics use for this object.

@@ -88,6 +88,16 @@ public:
   /// shadow stack or the runtime's thread table was full.
   uint64_t skippedReturnProbes() const;
 
+  /// Counters of one patch site (slots in address order, as the output's
+  /// `.eimc.manifest` lists `patch-sites`).
+  struct SiteCounters {
+    uint64_t hits = 0;            ///< entry trampoline reached
+    uint64_t recursionMisses = 0; ///< runs skipped: already in an extension
+  };
+  /// \returns every site's counters; empty when the recorded counter
+  /// table does not lie inside the file (never an out-of-bounds read).
+  std::vector<SiteCounters> siteCounters() const;
+
   /// \returns true while process pid() still has this state mapped, i.e.
   /// it is running (a reused PID or an exec into another image: false).
   bool isAlive() const;

@@ -106,9 +106,12 @@ llvm::Expected<VerificationReport> verify(const bpfobject::ExtensionSpec &spec,
 
 /// Verifies in structural mode without a policy: every program, every
 /// helper in the helper table allowed. For the conformance runner, which
-/// checks the compiler, not a deployment.
+/// checks the compiler, not a deployment. With \p conformanceHelpers,
+/// helper 5 is also allowed: uBPF's "unwind", which the compiler lowers
+/// under compiler::Options::conformanceHelpers.
 llvm::Expected<VerificationReport>
-verifyStructuralOnly(const bpfobject::ExtensionSpec &spec);
+verifyStructuralOnly(const bpfobject::ExtensionSpec &spec,
+                     bool conformanceHelpers = false);
 
 } // namespace eimc::verifier
 
