@@ -39,7 +39,7 @@ extern "C" {
 
 /* "EIMSTATE" read as a little-endian u64. */
 #define EIM_STATE_MAGIC 0x45544154534d4945ULL
-#define EIM_STATE_LAYOUT_VERSION 1u
+#define EIM_STATE_LAYOUT_VERSION 2u /* 2: site counters, recursion misses */
 /* Stored last, with a release store, by eim_rt_ready(): until then the
  * reader must not trust the map table. */
 #define EIM_STATE_READY 0x59444552u /* "REDY" */
