@@ -18,7 +18,11 @@
 //  4. sweep the function body and refuse if a direct branch lands inside the
 //     stolen bytes (it would execute the 0xCC filler);
 //  5. relocate each stolen instruction (RIP-relative operands and direct
-//     branches become references to absolute host symbols).
+//     branches become references to absolute host symbols; a final call is
+//     emulated so its callee returns into the host, see relocateCall()).
+//
+// sweepFunctions() runs phases 1-5 on many functions one at a time, for
+// `eimc-rewrite --sweep`.
 //
 // Relocated code never hard-codes an address: every host address a
 // trampoline needs is an `eim_host_<hex>` symbol listed in
@@ -94,6 +98,9 @@ private:
                              ArrayRef<uint8_t> code, const PatchSite &site,
                              ArrayRef<DecodedInsn> stolen) const;
   RelocatedInsn relocate(const DecodedInsn &insn);
+  RelocatedInsn relocateCall(const DecodedInsn &insn);
+  void emitEncoding(raw_ostream &os, const DecodedInsn &insn,
+                    ArrayRef<uint8_t> bytes);
   void warnAboutClones(const FunctionSymbol &function);
 
   const HostBinary &Host;
@@ -149,6 +156,10 @@ HookPlanner::steal(const FunctionSymbol &function, ArrayRef<uint8_t> code,
                          "' at " + hex(insn->address) +
                          " would be moved but is not the last moved "
                          "instruction");
+    if (insn->branch == BranchKind::Call && insn->readsStackPointer)
+      return makeRefusal("function '" + function.name + "': cannot relocate '" +
+                         insn->text + "' at " + hex(insn->address) +
+                         " (a moved call through %rsp)");
     stolen.push_back(std::move(*insn));
   }
   return stolen;
@@ -201,8 +212,59 @@ static void emitBytes(raw_ostream &os, ArrayRef<uint8_t> bytes) {
   os << "\n";
 }
 
+/// Emits \p bytes, the encoding of \p insn or a variant of the same
+/// length; a RIP-relative disp32 gets its new value. The operand is
+/// relative to the end of the instruction, i.e. after the displacement
+/// *and* any immediate.
+void HookPlanner::emitEncoding(raw_ostream &os, const DecodedInsn &insn,
+                               ArrayRef<uint8_t> bytes) {
+  if (!insn.isRipRelative) {
+    emitBytes(os, bytes);
+    return;
+  }
+  emitBytes(os, bytes.take_front(insn.dispOffset));
+  os << ".long " << hostSymbol(insn.ripTarget) << " - . - "
+     << (4 + insn.immSize) << "\n";
+  emitBytes(os, bytes.drop_front(insn.dispOffset + 4));
+}
+
+/// A moved `call` (always the last moved instruction) must not push a
+/// return address inside the trampoline: `.eimc.text` has no unwind
+/// information, so a C++ exception thrown below the callee would end in
+/// std::terminate and backtrace() in the callee would stop there. The call
+/// is emulated instead: the slot above the saved %rax receives the host's
+/// own resume address, exactly what the original call pushes, and the
+/// target is reached by `jmp`, so the callee returns straight into the
+/// host and nothing jumps back. lea/push/mov/pop leave the flags alone
+/// and %rax is restored before the jmp, so an indirect call's operand
+/// (`call *%rax`, `call *0x10(%rip)`) reads what it would have read; one
+/// that reads %rsp is refused by steal(). Under IBT, `jmp *OPERAND` needs
+/// the ENDBR64 an indirect call needs too (and keeps a `notrack` prefix);
+/// a direct jmp needs none, and an ENDBR64 at the target is a no-op.
+RelocatedInsn HookPlanner::relocateCall(const DecodedInsn &insn) {
+  RelocatedInsn out{insn.address, insn.bytes, insn.text, ""};
+  raw_string_ostream os(out.assembly);
+  os << "leaq -8(%rsp), %rsp\n"
+     << "pushq %rax\n"
+     << "leaq " << hostSymbol(insn.address + insn.length()) << "(%rip), %rax\n"
+     << "movq %rax, 8(%rsp)\n"
+     << "popq %rax\n";
+  if (insn.target) {
+    os << "jmp " << hostSymbol(*insn.target) << "\n";
+    return out;
+  }
+  // FF /2 (call r/m64) -> FF /4 (jmp r/m64): same length and operand; the
+  // decoder checked the encoding.
+  std::vector<uint8_t> bytes = insn.bytes;
+  bytes[insn.modrmOffset] = (bytes[insn.modrmOffset] & ~0x38) | 0x20;
+  emitEncoding(os, insn, bytes);
+  return out;
+}
+
 /// Rewrites one stolen instruction for its new address (rewriting.md §3.2).
 RelocatedInsn HookPlanner::relocate(const DecodedInsn &insn) {
+  if (insn.branch == BranchKind::Call)
+    return relocateCall(insn);
   RelocatedInsn out;
   out.originalAddress = insn.address;
   out.originalBytes = insn.bytes;
@@ -210,12 +272,7 @@ RelocatedInsn HookPlanner::relocate(const DecodedInsn &insn) {
   raw_string_ostream os(out.assembly);
   ArrayRef<uint8_t> bytes(insn.bytes);
   if (insn.isRipRelative) {
-    // Same encoding, new disp32: the operand is relative to the end of the
-    // instruction, i.e. after the displacement *and* any immediate.
-    emitBytes(os, bytes.take_front(insn.dispOffset));
-    os << ".long " << hostSymbol(insn.ripTarget) << " - . - "
-       << (4 + insn.immSize) << "\n";
-    emitBytes(os, bytes.drop_front(insn.dispOffset + 4));
+    emitEncoding(os, insn, bytes);
     return out;
   }
   if (insn.target && insn.branch == BranchKind::Jmp) {
@@ -225,10 +282,6 @@ RelocatedInsn HookPlanner::relocate(const DecodedInsn &insn) {
   if (insn.target && insn.branch == BranchKind::Jcc) {
     os << "j" << ConditionSuffix[insn.condition] << " "
        << hostSymbol(*insn.target) << "\n";
-    return out;
-  }
-  if (insn.target && insn.branch == BranchKind::Call) {
-    os << "call " << hostSymbol(*insn.target) << "\n";
     return out;
   }
   emitBytes(os, bytes);
@@ -265,8 +318,10 @@ Error HookPlanner::addSite(const SiteRequest &request) {
 
   for (const DecodedInsn &insn : *stolen)
     site.relocated.push_back(relocate(insn));
+  // A moved call returns to the resume address itself (relocateCall()).
   BranchKind last = stolen->back().branch;
-  bool fallsThrough = last != BranchKind::Ret && last != BranchKind::Jmp;
+  bool fallsThrough = last != BranchKind::Ret && last != BranchKind::Jmp &&
+                      last != BranchKind::Call;
   if (fallsThrough) {
     site.resumeAddress = site.patchAddress + site.stolenBytes.size();
     hostSymbol(site.resumeAddress);
@@ -365,6 +420,32 @@ Expected<RewritePlan> planHooks(const HostBinary &host,
   plan.originalEntry = host.entry();
   plan.hostSymbols[hostSymbolName(plan.originalEntry)] = plan.originalEntry;
   return plan;
+}
+
+/// One decoder (Capstone handle) serves the whole sweep; each function
+/// gets a planner of its own, so one refusal cannot affect the next.
+Expected<std::vector<SweepEntry>>
+sweepFunctions(const HostBinary &host, ArrayRef<std::string> symbols) {
+  Expected<X86Decoder> decoder = X86Decoder::create();
+  if (!decoder)
+    return decoder.takeError();
+  std::vector<SweepEntry> entries;
+  for (const std::string &symbol : symbols) {
+    SweepEntry entry;
+    entry.symbol = symbol;
+    HookRequest request{symbol, {"p"}, {}};
+    Expected<std::vector<SiteRequest>> sites = resolveRequests(host, request);
+    HookPlanner planner(host, *decoder);
+    Error err = sites ? planner.addSite(sites->front()) : sites.takeError();
+    if (err && !err.isA<RefusalError>())
+      return std::move(err);
+    if (err)
+      entry.refusal = toString(std::move(err));
+    else
+      entry.stolenBytes = planner.takePlan().sites.front().stolenBytes.size();
+    entries.push_back(std::move(entry));
+  }
+  return entries;
 }
 
 static void printList(raw_ostream &os, StringRef key,

@@ -278,6 +278,17 @@ std::vector<std::string> HostBinary::clonesOf(StringRef name) const {
   return clones;
 }
 
+std::vector<std::string> HostBinary::dynamicFunctions() const {
+  std::vector<std::string> names;
+  for (const HostSymbol &sym : P->symbols)
+    if (sym.fromDynsym &&
+        (sym.type == ELF::STT_FUNC || sym.type == ELF::STT_GNU_IFUNC))
+      names.push_back(sym.name);
+  llvm::sort(names);
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
 uint64_t HostBinary::imageEnd() const {
   uint64_t end = 0;
   for (const LoadSegment &load : P->loads)

@@ -15,7 +15,9 @@
 //    pt_regs` (168 bytes) on the host stack so eBPF programs can use
 //    libbpf's PT_REGS_PARM* / PT_REGS_RC, calls each entry program with
 //    %rdi = &pt_regs, arms the return probe if any, restores every GPR and
-//    the flags, runs the relocated stolen instructions and jumps back.
+//    the flags, runs the relocated stolen instructions and jumps back
+//    (unless they end in a ret, a jmp, or a call, which the planner
+//    emulates so that its callee returns into the host itself).
 //    The program calls are bracketed by eim_rt_ext_enter/exit, which count
 //    the site's hits and skip a nested run (a signal handler reaching a
 //    hook while this thread runs an extension; runtime-lib/src/

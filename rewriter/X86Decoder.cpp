@@ -21,6 +21,7 @@
 #include "eimc/Core/Errors.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Endian.h"
 
 #include <capstone/capstone.h>
 
@@ -145,6 +146,13 @@ static std::optional<unsigned> jccCondition(const cs_x86 &x86) {
   return std::nullopt;
 }
 
+/// FF /2 with the ModRM byte where capstone says it is.
+static bool isIndirectCallEncoding(const DecodedInsn &insn) {
+  unsigned modrm = insn.modrmOffset;
+  return modrm > 0 && modrm < insn.bytes.size() &&
+         insn.bytes[modrm - 1] == 0xFF && (insn.bytes[modrm] & 0x38) == 0x10;
+}
+
 static Error classifyBranch(const cs_insn &insn, DecodedInsn &out) {
   const cs_x86 &x86 = insn.detail->x86;
   if (endsFunction(insn.id)) {
@@ -157,6 +165,11 @@ static Error classifyBranch(const cs_insn &insn, DecodedInsn &out) {
   } else if (insn.id == X86_INS_CALL) {
     out.branch = BranchKind::Call;
     out.target = directTarget(x86);
+    out.modrmOffset = x86.encoding.modrm_offset;
+    // The planner turns an indirect call into a jmp by its ModRM reg field.
+    if (!out.target && !isIndirectCallEncoding(out))
+      return makeMalformed("unexpected encoding of '" + out.text + "' at 0x" +
+                           utohexstr(out.address));
   } else if (isJcc(insn.id)) {
     std::optional<unsigned> cc = jccCondition(x86);
     if (!cc)
@@ -180,9 +193,17 @@ static Error classifyRipRelative(const cs_insn &insn, DecodedInsn &out) {
       ripRelative = true;
   if (!ripRelative)
     return Error::success();
+  // A RIP-relative displacement is always 32 bits in 64-bit mode, so the
+  // bytes at disp_offset are checked instead of disp_size: capstone 4.0.2
+  // reports disp_size 2 for 0x66-prefixed SSE forms (`comisd x(%rip),
+  // %xmm0` in python3.11's PyLong_FromDouble).
   const cs_x86_encoding &enc = x86.encoding;
-  if (enc.disp_offset == 0 || enc.disp_size != 4 ||
-      enc.disp_offset + 4u + enc.imm_size != insn.size)
+  auto dispAt = [&](unsigned offset) {
+    return static_cast<int32_t>(support::endian::read32le(insn.bytes + offset));
+  };
+  if (enc.disp_offset == 0 ||
+      enc.disp_offset + 4u + enc.imm_size != insn.size ||
+      dispAt(enc.disp_offset) != x86.disp)
     return makeMalformed("cannot locate the displacement of '" + out.text +
                          "' at 0x" + utohexstr(out.address));
   out.isRipRelative = true;
@@ -190,6 +211,18 @@ static Error classifyRipRelative(const cs_insn &insn, DecodedInsn &out) {
   out.immSize = enc.imm_size;
   out.ripTarget = insn.address + insn.size + x86.disp;
   return Error::success();
+}
+
+static bool readsStackPointer(const cs_x86 &x86) {
+  for (unsigned i = 0; i < x86.op_count; ++i) {
+    const cs_x86_op &op = x86.operands[i];
+    if (op.type == X86_OP_REG && op.reg == X86_REG_RSP)
+      return true;
+    if (op.type == X86_OP_MEM &&
+        (op.mem.base == X86_REG_RSP || op.mem.index == X86_REG_RSP))
+      return true;
+  }
+  return false;
 }
 
 Expected<DecodedInsn> X86Decoder::decode(ArrayRef<uint8_t> code,
@@ -208,6 +241,7 @@ Expected<DecodedInsn> X86Decoder::decode(ArrayRef<uint8_t> code,
   out.text = std::string(insn->mnemonic);
   if (insn->op_str[0])
     out.text += std::string(" ") + insn->op_str;
+  out.readsStackPointer = readsStackPointer(insn->detail->x86);
   Error err = classifyBranch(*insn, out);
   if (!err)
     err = classifyRipRelative(*insn, out);

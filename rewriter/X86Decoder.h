@@ -47,6 +47,12 @@ struct DecodedInsn {
   unsigned condition = 0;
   /// Absolute address a RIP-relative operand refers to.
   uint64_t ripTarget = 0;
+  /// Offset of the ModRM byte, 0 if none: an indirect call (FF /2) becomes
+  /// the equivalent jmp (FF /4) by rewriting its reg field.
+  unsigned modrmOffset = 0;
+  /// An operand reads %rsp (`call *8(%rsp)`): its value changes once
+  /// anything is pushed before the instruction runs.
+  bool readsStackPointer = false;
 
   unsigned length() const { return static_cast<unsigned>(bytes.size()); }
 };

@@ -16,6 +16,9 @@ PACKAGES=(
   libcapstone-dev libcli11-dev libbpf-dev linux-libc-dev
   # real inputs for tests: libbpf-tools holds Debian's compiled eBPF objects
   libbpf-tools bpftool
+  # Debian's other eBPF objects (the parse table) and redis-server with its
+  # clients (redis-tools starts no daemon; the redis-server package would)
+  libxdp1 golang-github-cilium-ebpf-dev redis-tools
   # configuring Debian's nginx module headers (eimc extract --derive tests)
   libpcre2-dev libssl-dev
 )

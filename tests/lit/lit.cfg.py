@@ -41,6 +41,13 @@ if os.geteuid() == 0:
     config.available_features.add("root")
 if os.path.exists("/usr/sbin/bashreadline"):
     config.available_features.add("libbpf-tools")
+# Debian's redis-server binary and clients (package redis-tools, which
+# starts no daemon; the binary is /usr/bin/redis-check-rdb).
+if all(os.path.exists("/usr/bin/" + b)
+       for b in ("redis-check-rdb", "redis-benchmark", "redis-cli")):
+    config.available_features.add("redis")
+if os.environ.get("CI") == "true" and "redis" not in config.available_features:
+    lit_config.fatal("CI=true but redis-tools is missing (redis)")
 # Debian's nginx for `eimc extract --derive`: fetched with apt-get download
 # (never installed: its install starts a daemon); configuring its headers
 # needs pcre2 and OpenSSL headers.

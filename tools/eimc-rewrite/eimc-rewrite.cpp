@@ -8,11 +8,16 @@
 // x86-64 objects that are already compiled (no eBPF, no verifier), links
 // them with the trampolines and the embedded runtime, and writes the
 // output. `--emit=plan|asm|obj` stops after planning, after writing the
-// trampoline assembly, or after assembling it. Used by tests/lit/rewriter.
+// trampoline assembly, or after assembling it. `--sweep` plans a hook on
+// every .dynsym function alone and prints what is hooked and what is
+// refused, and why (Sweep.cpp). Used by tests/lit/rewriter.
 //
 //   eimc-rewrite HOST --hook SYM:entry=PROG,return=PROG [-e OBJ]... -o OUT
+//   eimc-rewrite HOST --sweep
 //
 //===----------------------------------------------------------------------===//
+
+#include "Sweep.h"
 
 #include "eimc/Core/Errors.h"
 #include "eimc/Linker/Linker.h"
@@ -37,6 +42,7 @@ struct Options {
   std::vector<std::string> initSymbols;
   std::string output;
   std::string emit;
+  bool sweep = false;
 };
 
 /// "readline:entry=a,return=b" -> HookRequest.
@@ -83,6 +89,8 @@ Error run(const Options &options) {
       rewriter::HostBinary::create(options.host);
   if (!host)
     return host.takeError();
+  if (options.sweep)
+    return printSweep(*host, outs());
   std::vector<rewriter::HookRequest> requests;
   for (const std::string &spec : options.hooks) {
     Expected<rewriter::HookRequest> request = parseHook(spec);
@@ -139,8 +147,11 @@ int main(int argc, char **argv) {
   CLI::App app{"eimc-rewrite: hook host functions with native objects"};
   Options options;
   app.add_option("host", options.host, "Host executable")->required();
+  CLI::Option *sweep = app.add_flag("--sweep", options.sweep,
+                                    "Plan every .dynsym function alone; print "
+                                    "what is hooked and what is refused");
   app.add_option("--hook", options.hooks, "SYM:entry=PROG,return=PROG")
-      ->required();
+      ->excludes(sweep);
   app.add_option("-e,--object", options.objects, "x86-64 object (repeatable)");
   app.add_option("--init", options.initSymbols,
                  "Function the start stub calls after eim_rt_init");
@@ -148,7 +159,11 @@ int main(int argc, char **argv) {
   app.add_option("--emit", options.emit, "Stop after a step and print it")
       ->check(CLI::IsMember({"plan", "asm", "obj"}));
   CLI11_PARSE(app, argc, argv);
-  if (options.output.empty() && options.emit != "plan" &&
+  if (options.hooks.empty() && !options.sweep) {
+    errs() << "error: --hook or --sweep is required\n";
+    return 2;
+  }
+  if (options.output.empty() && !options.sweep && options.emit != "plan" &&
       options.emit != "asm") {
     errs() << "error: -o is required\n";
     return 2;

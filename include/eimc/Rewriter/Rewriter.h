@@ -74,6 +74,9 @@ public:
   /// `name.constprop.1`, `name.part.0`, `name.cold`, `name.localalias`),
   /// sorted: callers of those bypass a hook on \p name.
   std::vector<std::string> clonesOf(llvm::StringRef name) const;
+  /// Names of the functions `.dynsym` defines (STT_FUNC and
+  /// STT_GNU_IFUNC), sorted, each once: what a sweep plans.
+  std::vector<std::string> dynamicFunctions() const;
   /// First page-aligned host-relative address after every PT_LOAD.
   uint64_t imageEnd() const;
   /// Where the state pages go: page after the last writable PT_LOAD.
@@ -120,7 +123,10 @@ struct PatchSite {
   uint64_t patchAddress = 0; ///< after ENDBR64, if any
   std::vector<uint8_t> stolenBytes;
   std::vector<RelocatedInsn> relocated;
-  uint64_t resumeAddress = 0; ///< patchAddress + stolen, 0 if none needed
+  /// patchAddress + stolen, where the trampoline jumps back; 0 if the
+  /// stolen bytes end in a ret, a jmp or a call (a moved call is emulated
+  /// so that its callee returns there itself).
+  uint64_t resumeAddress = 0;
   std::vector<std::string> entryPrograms;
   std::vector<std::string> returnPrograms;
   std::string trampolineSymbol; ///< "eim_tramp_<symbol>"
@@ -141,6 +147,23 @@ struct RewritePlan {
 /// Plans hooks for \p requests on \p host.
 llvm::Expected<RewritePlan> planHooks(const HostBinary &host,
                                       llvm::ArrayRef<HookRequest> requests);
+
+/// The outcome of planning one function alone (sweepFunctions()).
+struct SweepEntry {
+  std::string symbol;
+  /// Bytes the patch steals; 0 if refused.
+  uint64_t stolenBytes = 0;
+  /// The refusal's message if refused, empty if hooked.
+  std::string refusal;
+};
+
+/// Plans an entry hook on each of \p symbols separately, as
+/// `planHooks(host, {{symbol, {"p"}}})` would, and records whether it is
+/// hooked or why it is refused. \returns an error only if planning fails
+/// for another reason than a refusal (a malformed host, a decoder that
+/// cannot start); the caller's sweep then stops.
+llvm::Expected<std::vector<SweepEntry>>
+sweepFunctions(const HostBinary &host, llvm::ArrayRef<std::string> symbols);
 
 /// Text of the plan (--emit=plan).
 std::string toString(const RewritePlan &plan);
