@@ -108,6 +108,7 @@ void ValuePrinter::print(uint32_t id, uint64_t off, uint32_t bitOff,
     return printArray(*t, off, depth);
   case BTF::BTF_KIND_STRUCT:
   case BTF::BTF_KIND_UNION:
+  case BTF::BTF_KIND_DATASEC:
     os << "{";
     printFields(*t, off, depth + 1);
     os << "}";
@@ -128,19 +129,30 @@ void ValuePrinter::print(uint32_t id, uint64_t off, uint32_t bitOff,
 
 void ValuePrinter::printFields(const BtfType &t, uint64_t off, unsigned depth) {
   bool first = true;
+  // A DATASEC (a global-data map's value) lists variables: byte offsets,
+  // names and types on the VAR.
+  bool datasec = t.kind == BTF::BTF_KIND_DATASEC;
   for (const BtfMember &m : t.members) {
-    uint64_t byteOff = off + m.bitOffset / 8;
+    const BtfType *var = datasec ? btf.get(m.type) : nullptr;
+    if (datasec && (!var || var->kind != BTF::BTF_KIND_VAR))
+      continue;
+    uint64_t byteOff = off + (datasec ? m.bitOffset : m.bitOffset / 8);
     if (byteOff >= rec.size())
       break; // the record ends before this field: print what is there
     if (!first)
       os << (json ? "," : " ");
     first = false;
-    std::string name = m.name.empty() ? "_" : m.name;
+    std::string name = datasec ? var->name : m.name;
+    if (name.empty())
+      name = "_";
     if (json)
       os << json::Value(name) << ":";
     else
       os << name << "=";
-    print(m.type, byteOff, m.bitOffset % 8, m.bitSize, depth);
+    if (datasec)
+      print(var->sizeOrType, byteOff, 0, 0, depth);
+    else
+      print(m.type, byteOff, m.bitOffset % 8, m.bitSize, depth);
   }
 }
 
@@ -289,6 +301,24 @@ BtfRecordFormatter::create(ArrayRef<uint8_t> elfBytes, StringRef typeName) {
   return BtfRecordFormatter(std::move(impl));
 }
 
+Expected<BtfRecordFormatter>
+BtfRecordFormatter::createFromBtf(ArrayRef<uint8_t> btfSection,
+                                  uint32_t typeId) {
+  Expected<BtfTypes> btf = BtfTypes::parse(btfSection);
+  if (!btf)
+    return btf.takeError();
+  if (!btf->get(typeId))
+    return makeMalformed("no BTF type with id " + Twine(typeId));
+  Expected<uint64_t> size = btf->sizeOf(typeId);
+  if (!size)
+    return size.takeError();
+  auto impl = std::make_shared<Impl>();
+  impl->btf = std::move(*btf);
+  impl->typeId = typeId;
+  impl->size = *size;
+  return BtfRecordFormatter(std::move(impl));
+}
+
 uint64_t BtfRecordFormatter::size() const { return impl->size; }
 
 void BtfRecordFormatter::printText(ArrayRef<uint8_t> record,
@@ -296,7 +326,8 @@ void BtfRecordFormatter::printText(ArrayRef<uint8_t> record,
   ValuePrinter printer(impl->btf, record, false, os);
   const BtfType *t = impl->btf.get(impl->btf.skipModifiers(impl->typeId));
   // A top-level struct prints bare ("pid=1 str=..."), nested ones in braces.
-  if (t && (t->kind == BTF::BTF_KIND_STRUCT || t->kind == BTF::BTF_KIND_UNION))
+  if (t && (t->kind == BTF::BTF_KIND_STRUCT ||
+            t->kind == BTF::BTF_KIND_UNION || t->kind == BTF::BTF_KIND_DATASEC))
     return printer.printFields(*t, 0, 1);
   printer.print(impl->typeId, 0);
 }

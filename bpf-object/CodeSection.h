@@ -53,6 +53,18 @@ struct CodeSection {
 /// Reads BTF-defined maps from the `.maps` DATASEC of \p btf.
 llvm::Expected<std::vector<MapDef>> readBtfMaps(const BtfTypes &btf);
 
+/// Fixes up the DATASEC named \p section in the raw .BTF bytes \p btf as
+/// libbpf does: size \p size, each variable's offset from \p symbolOffsets
+/// (ELF symbol values in that section, by name). Appends the placed
+/// variables to \p variables, sorted by offset.
+/// \returns the DATASEC's type id; nullopt without BTF or DATASEC; an
+/// error for malformed BTF or a variable outside the section.
+llvm::Expected<std::optional<uint32_t>>
+fixupDatasec(std::vector<uint8_t> &btf, llvm::StringRef section,
+             uint32_t size,
+             const std::map<std::string, uint32_t> &symbolOffsets,
+             std::vector<DataVariable> &variables);
+
 /// Applies every CO-RE relocation recorded for \p section in \p ext,
 /// resolving against eimc's embedded target BTF \p target. Unresolvable
 /// relocations poison their instruction (bpf::Poison).

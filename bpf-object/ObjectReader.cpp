@@ -186,6 +186,8 @@ private:
   Error readLicense();
   Error readMaps();
   Error readGlobalData();
+  Expected<std::map<std::string, uint32_t>>
+  symbolOffsetsIn(uint64_t sectionIndex) const;
   Error relocateGlobalData(bpf::Insn &insn, uint32_t slot,
                            StringRef section, uint64_t sectionIndex,
                            uint64_t symbolValue);
@@ -292,6 +294,25 @@ Error Reader::readMaps() {
   return Error::success();
 }
 
+/// Values of the named object symbols defined in section \p sectionIndex.
+Expected<std::map<std::string, uint32_t>>
+Reader::symbolOffsetsIn(uint64_t sectionIndex) const {
+  std::map<std::string, uint32_t> out;
+  for (const ELFSymbolRef &sym : obj.symbols()) {
+    Expected<section_iterator> sec = sym.getSection();
+    Expected<StringRef> name = sym.getName();
+    Expected<uint64_t> value = sym.getValue();
+    if (!sec || !name || !value)
+      return joinErrors(joinErrors(sec.takeError(), name.takeError()),
+                        value.takeError());
+    if (*sec == obj.section_end() || (*sec)->getIndex() != sectionIndex ||
+        name->empty() || *value > UINT32_MAX)
+      continue;
+    out[name->str()] = uint32_t(*value);
+  }
+  return out;
+}
+
 /// libbpf creates global-data maps after the `.maps` ones, in section
 /// order, and skips empty sections (no variable can live there).
 Error Reader::readGlobalData() {
@@ -322,6 +343,15 @@ Error Reader::readGlobalData() {
         def.initialValue.assign(contents->bytes_begin(),
                                 contents->bytes_end());
     }
+    Expected<std::map<std::string, uint32_t>> offsets =
+        symbolOffsetsIn(sec.getIndex());
+    if (!offsets)
+      return offsets.takeError();
+    Expected<std::optional<uint32_t>> datasec = fixupDatasec(
+        spec.btf, *name, def.valueSize, *offsets, def.variables);
+    if (!datasec)
+      return datasec.takeError();
+    def.btfValueTypeId = datasec->value_or(0);
     globalDataMaps[sec.getIndex()] = uint32_t(spec.maps.size());
     spec.maps.push_back(std::move(def));
   }

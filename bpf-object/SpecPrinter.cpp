@@ -48,6 +48,9 @@ void printMap(raw_ostream &os, size_t index, const MapDef &m) {
   if (!m.initialValue.empty())
     os << ", initial value " << m.initialValue.size() << " bytes";
   os << "\n";
+  for (const DataVariable &v : m.variables)
+    os << "  var '" << v.name << "' offset " << v.offset << ", size " << v.size
+       << "\n";
 }
 
 void printProgram(raw_ostream &os, const Program &p) {

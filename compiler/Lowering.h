@@ -54,6 +54,9 @@ constexpr uint64_t MapStateDataOffset = 16;
 /// A `.rodata` map (BPF_F_RDONLY_PROG): its value never changes, so code
 /// reads the read-only copy in the code pages.
 bool isReadOnlyData(const bpfobject::MapDef &def);
+/// \returns true for map types runtime-lib allocates (HASH, ARRAY,
+/// PERF_EVENT_ARRAY); others are only accepted while unused.
+bool hasRuntimeStorage(const bpfobject::MapDef &def);
 
 /// "x86-64" with every vector/x87 unit disabled: compiled programs run
 /// inside trampolines that preserve only general-purpose registers.

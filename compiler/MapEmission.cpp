@@ -114,7 +114,9 @@ GlobalVariable *emitMapDef(Module &m, const bpfobject::MapDef &def,
   StructType *defTy = StructType::get(ctx, {wordsTy, nameTy});
 
   uint32_t fields[MapDefWords] = {
-      def.type, def.keySize, def.valueSize, def.maxEntries, def.flags, 0, 0, 0};
+      def.type,       def.keySize,          def.valueSize,
+      def.maxEntries, def.flags,            def.btfKeyTypeId,
+      def.btfValueTypeId, 0};
   std::vector<Constant *> words;
   for (uint32_t field : fields)
     words.push_back(ConstantInt::get(i32, field));
@@ -148,6 +150,13 @@ FunctionCallee declareRuntime(Module &m, StringRef name,
 }
 
 } // namespace
+
+bool hasRuntimeStorage(const bpfobject::MapDef &def) {
+  using bpfobject::MapTypeKind;
+  return def.type == uint32_t(MapTypeKind::Hash) ||
+         def.type == uint32_t(MapTypeKind::Array) ||
+         def.type == uint32_t(MapTypeKind::PerfEventArray);
+}
 
 bool isReadOnlyData(const bpfobject::MapDef &def) {
   return def.type == uint32_t(bpfobject::MapTypeKind::Array) &&
@@ -183,9 +192,32 @@ void emitMaps(ModuleState &state) {
   FunctionCallee mapInit = declareRuntime(m, "eim_map_init", {ptr, ptr});
   FunctionCallee mapInitData = declareRuntime(
       m, "eim_map_init_data", {ptr, ptr, Type::getInt64Ty(ctx)});
+  FunctionCallee mapInitBtf = declareRuntime(
+      m, "eim_map_init_btf", {ptr, ptr, Type::getInt64Ty(ctx)});
+  // One read-only copy of the object's .BTF, recorded for every map so
+  // `eimc maps` prints values by field name (the runtime stores it once).
+  GlobalVariable *btf = nullptr;
+  if (!state.spec.btf.empty()) {
+    btf = new GlobalVariable(
+        m, ArrayType::get(Type::getInt8Ty(ctx), state.spec.btf.size()),
+        /*isConstant=*/true, GlobalValue::InternalLinkage,
+        ConstantDataArray::get(ctx, ArrayRef<uint8_t>(state.spec.btf)),
+        ("eim_btf_" + prefix).str());
+    btf->setSection(".rodata");
+    btf->setAlignment(Align(8));
+  }
   for (size_t i = 0; i < defs.size(); ++i) {
-    builder.CreateCall(mapInit, {state.mapStates[i], defs[i]});
     const bpfobject::MapDef &def = state.spec.maps[i];
+    // The verifier accepts a map of a type the runtime lacks only when no
+    // reachable instruction uses it (funclatency's CGROUP_ARRAY behind
+    // `filter_cg`): it stays an all-zero state object and gets no storage.
+    if (!hasRuntimeStorage(def))
+      continue;
+    builder.CreateCall(mapInit, {state.mapStates[i], defs[i]});
+    if (btf)
+      builder.CreateCall(mapInitBtf,
+                         {state.mapStates[i], btf,
+                          builder.getInt64(state.spec.btf.size())});
     if (!def.initialValue.empty())
       builder.CreateCall(mapInitData,
                          {state.mapStates[i], state.mapInitialValues[i],

@@ -14,6 +14,7 @@
 
 #include "VerifierInternal.h"
 
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 
 using namespace llvm;
@@ -100,6 +101,65 @@ void VerificationReport::printJson(raw_ostream &os) const {
     out.push_back(std::move(o));
   }
   os << formatv("{0:2}", json::Value(std::move(out))) << "\n";
+}
+
+// SARIF 2.1.0 (OASIS): locations name the object with the slot as a
+// logical location, and the source line from .BTF.ext when known, so that
+// code-scanning viewers can show the finding in the C source.
+void VerificationReport::printSarif(raw_ostream &os) const {
+  json::Array results;
+  std::vector<std::string> rules;
+  for (const Diagnostic &d : Diags) {
+    if (!is_contained(rules, d.ruleId))
+      rules.push_back(d.ruleId);
+    std::string text = d.message;
+    for (const std::string &line : d.context)
+      text += "\n>>> " + line;
+    json::Object physical{
+        {"artifactLocation", json::Object{{"uri", d.source ? d.source->file
+                                                           : d.object}}}};
+    if (d.source)
+      physical["region"] = json::Object{{"startLine", d.source->line}};
+    json::Object location{{"physicalLocation", std::move(physical)}};
+    if (!d.program.empty()) {
+      std::string name = d.program;
+      if (d.insnIndex)
+        name += "/insn " + std::to_string(*d.insnIndex);
+      location["logicalLocations"] = json::Array{json::Object{
+          {"fullyQualifiedName", d.object + ":" + name}}};
+    }
+    json::Array locations;
+    locations.push_back(std::move(location));
+    if (d.policyLocation) {
+      json::Object policyRegion{{"startLine", d.policyLocation->line}};
+      json::Object policyArtifact{{"uri", d.policyLocation->file}};
+      json::Object policyPhysical{{"artifactLocation", std::move(policyArtifact)},
+                                  {"region", std::move(policyRegion)}};
+      locations.push_back(
+          json::Object{{"physicalLocation", std::move(policyPhysical)}});
+    }
+    results.push_back(json::Object{
+        {"ruleId", d.ruleId},
+        {"level", severityName(d.severity)},
+        {"message", json::Object{{"text", text}}},
+        {"locations", std::move(locations)}});
+  }
+  json::Array ruleObjects;
+  for (const std::string &r : rules)
+    ruleObjects.push_back(json::Object{{"id", r}});
+  json::Object log{
+      {"version", "2.1.0"},
+      {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+      {"runs",
+       json::Array{json::Object{
+           {"tool",
+            json::Object{{"driver",
+                          json::Object{{"name", "eimc"},
+                                       {"informationUri",
+                                        "docs/verifier.md"},
+                                       {"rules", std::move(ruleObjects)}}}}},
+           {"results", std::move(results)}}}}};
+  os << formatv("{0:2}", json::Value(std::move(log))) << "\n";
 }
 
 } // namespace eimc::verifier

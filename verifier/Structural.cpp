@@ -16,11 +16,14 @@
 //  - no function body falls off its end, and every reachable instruction has
 //    a path to `exit`;
 //  - reachable calls name helpers eimc implements and the class grants;
+//    reachable map references name maps of types the runtime implements;
 //    poisoned (unresolved CO-RE) and unsupported instructions are
 //    unreachable.
 //
 // Checks that depend on reachability only look at reachable instructions,
-// as libbpf and the kernel do for poisoned CO-RE relocations.
+// as libbpf and the kernel do for poisoned CO-RE relocations. verify()
+// first folds branches decided by frozen .rodata (ConstantBranches.cpp),
+// so code that `--set` constants make dead is not checked.
 //
 //  - under a policy's `instructions: N`, the program has no loop and its
 //    longest path (with callees) is at most N instructions.
@@ -30,6 +33,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Safety.h"
 #include "VerifierInternal.h"
 
 #include "eimc/Core/Errors.h"
@@ -64,6 +68,16 @@ const HelperInfo *findHelper(uint32_t id) {
     if (h.id == static_cast<uint32_t>(id))
       return &h;
   return nullptr;
+}
+
+/// Map types the runtime implements (runtime-lib/src/state.c). A map of
+/// another type is accepted while only dead code uses it; the compiler
+/// then allocates nothing for it.
+bool isSupportedMapType(uint32_t type) {
+  using bpfobject::MapTypeKind;
+  return type == uint32_t(MapTypeKind::Hash) ||
+         type == uint32_t(MapTypeKind::Array) ||
+         type == uint32_t(MapTypeKind::PerfEventArray);
 }
 
 /// Checks one program. Collects diagnostics; never stops at the first.
@@ -329,6 +343,11 @@ void ProgramChecker::checkReachableInsns() {
       if (mapRef && ld->mapIndex >= Spec.maps.size())
         error(i, "map-reference", "reference to unknown map #" +
                                       Twine(ld->mapIndex));
+      else if (mapRef && !isSupportedMapType(Spec.maps[ld->mapIndex].type))
+        error(i, "map-type",
+              "map '" + Spec.maps[ld->mapIndex].name + "' has type " +
+                  Twine(Spec.maps[ld->mapIndex].type) +
+                  ", which eimc does not implement");
       else if (!mapRef && ld->kind != bpf::Imm64Kind::Imm)
         error(i, "unsupported-insn",
               "lddw with src " + Twine(static_cast<int>(ld->kind)) +
@@ -496,12 +515,14 @@ bool checkClass(const bpfobject::ExtensionSpec &spec, const Program &prog,
 
 } // namespace
 
-Expected<VerificationReport> verify(const bpfobject::ExtensionSpec &spec,
+Expected<VerificationReport> verify(const bpfobject::ExtensionSpec &input,
                                     const policy::Policy &policy,
                                     const Options &options) {
-  if (options.mode == ModeKind::Safety)
-    return makeRefusal("the safety verifier is not implemented yet; use "
-                       "structural mode");
+  // Branches decided by frozen .rodata go first: every check below, and
+  // the compiler, see only the code that can run.
+  bpfobject::ExtensionSpec spec = input;
+  for (Program &prog : spec.programs)
+    foldConstantBranches(spec, prog);
   VerificationReport report;
   std::vector<size_t> accepted;
   bool ok = true;
@@ -512,6 +533,26 @@ Expected<VerificationReport> verify(const bpfobject::ExtensionSpec &spec,
       continue;
     }
     const policy::PolicyClass *cls = policy.findClass(prog.name, prog.section);
+    if (options.mode == ModeKind::Safety) {
+      // The safety verifier bounds loops itself (Safety.cpp), so the
+      // structural checks run without the loop-free `instructions` bound.
+      policy::PolicyClass structural = *cls;
+      structural.instructions.reset();
+      if (!ProgramChecker(spec, prog, &structural, report).run()) {
+        ok = false;
+        continue;
+      }
+      std::vector<Diagnostic> diags;
+      verifySafety(spec, prog, *cls, diags);
+      for (Diagnostic &d : diags)
+        VerifierAccess::addDiagnostic(report, std::move(d));
+      if (!diags.empty()) {
+        ok = false;
+        continue;
+      }
+      accepted.push_back(i);
+      continue;
+    }
     if (!ProgramChecker(spec, prog, cls, report).run()) {
       ok = false;
       continue;

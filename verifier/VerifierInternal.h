@@ -28,6 +28,12 @@ public:
   }
 };
 
+/// Rewrites every conditional jump of \p prog whose outcome frozen
+/// `.rodata` decides on all paths into a `ja` (ConstantBranches.cpp), so
+/// the code behind it becomes unreachable. \p prog must belong to \p spec.
+void foldConstantBranches(const bpfobject::ExtensionSpec &spec,
+                          bpfobject::Program &prog);
+
 } // namespace eimc::verifier
 
 #endif // EIMC_VERIFIER_VERIFIERINTERNAL_H

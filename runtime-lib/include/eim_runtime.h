@@ -43,7 +43,9 @@ struct eim_map_def {
   uint32_t value_size;    /* bytes */
   uint32_t max_entries;   /* after libbpf's load-time defaults */
   uint32_t map_flags;
-  uint32_t reserved[3];
+  uint32_t btf_key_type_id;   /* in the object's .BTF, 0 if none */
+  uint32_t btf_value_type_id; /* in the object's .BTF, 0 if none */
+  uint32_t reserved;
   char name[64];          /* NUL-terminated */
 };
 
@@ -58,6 +60,12 @@ void eim_map_init(void *map_state, const struct eim_map_def *def);
  * Exits (status 70) if the map is not an ARRAY or \p size exceeds its
  * value size. */
 void eim_map_init_data(void *map_state, const void *data, uint64_t size);
+
+/* Records the object's .BTF (\p size bytes at \p btf, read-only) for the
+ * map initialized last by eim_map_init, so `eimc maps` can print its keys
+ * and values by field name. Maps passing the same \p btf share one copy
+ * in the shared state. Exits (status 70) if it does not fit. */
+void eim_map_init_btf(void *map_state, const void *btf, uint64_t size);
 
 /* Start-up, from the start stub (before the host's entry point runs, with
  * the process's initial stack): eim_rt_init() creates the shared state;
@@ -104,6 +112,14 @@ void eim_rt_ext_exit(uint64_t token);
 /* Helpers: one function per row of eimc/Core/Helpers.def, all with the
  * eBPF calling convention mapped to System V: five uint64_t arguments
  * (r1-r5 -> rdi, rsi, rdx, rcx, r8) and a uint64_t result (r0). */
+uint64_t eim_helper_map_lookup_elem(uint64_t map, uint64_t key, uint64_t,
+                                    uint64_t, uint64_t);
+uint64_t eim_helper_map_update_elem(uint64_t map, uint64_t key,
+                                    uint64_t value, uint64_t flags, uint64_t);
+uint64_t eim_helper_map_delete_elem(uint64_t map, uint64_t key, uint64_t,
+                                    uint64_t, uint64_t);
+uint64_t eim_helper_ktime_get_ns(uint64_t, uint64_t, uint64_t, uint64_t,
+                                 uint64_t);
 uint64_t eim_helper_get_current_pid_tgid(uint64_t, uint64_t, uint64_t,
                                          uint64_t, uint64_t);
 uint64_t eim_helper_get_current_comm(uint64_t buf, uint64_t size, uint64_t,

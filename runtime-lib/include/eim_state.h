@@ -57,6 +57,7 @@ extern "C" {
 #define EIM_PERF_RING_HEADER 4096u
 
 /* enum bpf_map_type values the layout knows. */
+#define EIM_MAP_TYPE_HASH 1u
 #define EIM_MAP_TYPE_ARRAY 2u
 #define EIM_MAP_TYPE_PERF_EVENT_ARRAY 4u
 
@@ -71,7 +72,14 @@ struct eim_state_map {
   uint32_t ring_size; /* PERF_EVENT_ARRAY: data bytes per ring, else 0 */
   uint64_t offset;    /* of the map's data, from the start of the file */
   uint64_t size;      /* bytes of the map's data */
-  uint8_t reserved[24];
+  /* BTF of the map's key and value (0: none), in the object's .BTF, a copy
+   * of which lies at btf_offset (btf_size bytes; 0: none). Maps of one
+   * object share one copy. */
+  uint32_t btf_key_type_id;
+  uint32_t btf_value_type_id;
+  uint64_t btf_offset;
+  uint32_t btf_size;
+  uint32_t reserved;
 };
 
 /* The file's first page(s). */
@@ -143,6 +151,29 @@ struct eim_perf_ring {
 
 #define EIM_REC_HEADER_SIZE 8u
 #define EIM_REC_PUBLISHED 1u
+
+/* An ARRAY map's data: max_entries values, each value_size rounded up to
+ * 8 bytes (as the kernel's array map rounds elem_size). */
+
+/* A HASH map's data: this header, then `buckets` buckets of `bucket_size`
+ * bytes (runtime-lib/src/maps.c has the protocol). A bucket is
+ * {u32 state, u32 seq, key (key_size rounded to 8), value (value_size
+ * rounded to 8)}. Open addressing with linear probing from
+ * hash(key) & (buckets - 1); buckets is a power of two >= 2 * max_entries.
+ * Writers take `lock`; readers (helpers' lookups, `eimc maps`) take none:
+ * a bucket is LIVE only after its key and value were written, and `seq` is
+ * odd while its key is being rewritten. */
+struct eim_hash_header {
+  uint32_t lock;        /* 0 free, 1 held (writers only) */
+  uint32_t count;       /* LIVE buckets */
+  uint32_t buckets;     /* power of two */
+  uint32_t bucket_size; /* bytes */
+  uint8_t pad[48];
+};
+#define EIM_HASH_BUCKET_EMPTY 0u
+#define EIM_HASH_BUCKET_LIVE 1u
+#define EIM_HASH_BUCKET_DELETED 2u
+#define EIM_HASH_BUCKET_HEADER 8u
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -122,6 +122,9 @@ Error ProcessState::validateMap(unsigned index) {
   info.keySize = entry.key_size;
   info.valueSize = entry.value_size;
   info.maxEntries = entry.max_entries;
+  info.flags = entry.map_flags;
+  info.btfKeyTypeId = entry.btf_key_type_id;
+  info.btfValueTypeId = entry.btf_value_type_id;
   auto bad = [&](const Twine &why) {
     return makeMalformed(path + ": map " + Twine(index) + " ('" + info.name +
                          "'): " + why);
@@ -140,8 +143,13 @@ Error ProcessState::validateMap(unsigned index) {
       return bad(Twine(entry.max_entries) + " rings do not fit in " +
                  Twine(entry.size) + " bytes");
   }
+  if (entry.btf_size &&
+      (entry.btf_offset > size || entry.btf_size > size - entry.btf_offset))
+    return bad("BTF at offset " + Twine(entry.btf_offset) + " size " +
+               Twine(entry.btf_size) + " is outside the file");
   mapInfos.push_back(std::move(info));
-  regions.push_back({entry.offset, entry.size, entry.ring_size});
+  regions.push_back({entry.offset, entry.size, entry.ring_size,
+                     entry.btf_offset, entry.btf_size});
   return Error::success();
 }
 

@@ -34,6 +34,7 @@ enum {
   EIM_SYS_PRCTL = 157,
   EIM_SYS_ARCH_PRCTL = 158,
   EIM_SYS_GETTID = 186,
+  EIM_SYS_CLOCK_GETTIME = 228,
   EIM_SYS_EXIT_GROUP = 231,
   EIM_SYS_OPENAT = 257,
   EIM_SYS_UNLINKAT = 263,
@@ -52,7 +53,9 @@ enum {
 #define EIM_MAP_SHARED 1
 #define EIM_PR_GET_NAME 16
 #define EIM_ARCH_GET_FS 0x1003
+#define EIM_CLOCK_MONOTONIC 1
 #define EIM_ENOENT 2
+#define EIM_EEXIST 17
 #define EIM_E2BIG 7
 #define EIM_EFAULT 14
 #define EIM_EINVAL 22
@@ -112,6 +115,7 @@ struct eim_map_rt {
   uint32_t value_size;
   uint32_t ring_size; /* PERF_EVENT_ARRAY: data bytes per ring */
   uint8_t *data;      /* the map's data inside the shared mapping */
+  uint32_t key_size;  /* HASH: bytes compared per key */
 };
 _Static_assert(sizeof(struct eim_map_rt) <= EIM_MAP_STATE_SIZE,
                "map state object too small");
@@ -128,6 +132,12 @@ EIM_HIDDEN __attribute__((noreturn)) void
 eim_fatal(const char *what, const char *detail, long err);
 /* Decimal text of \p v into \p buf (at least 21 bytes); returns length. */
 EIM_HIDDEN size_t eim_format_u64(char *buf, uint64_t v);
+
+/* maps.c */
+/* Bytes of shared storage a HASH map of \p def needs (eim_state.h). */
+EIM_HIDDEN uint64_t eim_hash_storage_size(const struct eim_map_def *def);
+/* Writes the eim_hash_header of a new HASH map at \p data. */
+EIM_HIDDEN void eim_hash_init(uint8_t *data, const struct eim_map_def *def);
 
 /* shadow_stack.c */
 /* This thread's TCB address (glibc's %fs:0 self-pointer), or 0 while the

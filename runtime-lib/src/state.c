@@ -154,6 +154,12 @@ static uint64_t storage_size(const struct eim_map_def *def) {
            (EIM_PERF_RING_HEADER + EIM_PERF_RING_SIZE);
   case EIM_MAP_TYPE_ARRAY:
     return (uint64_t)((def->value_size + 7u) & ~7u) * def->max_entries;
+  case EIM_MAP_TYPE_HASH:
+    if (def->max_entries == 0 || def->key_size == 0 ||
+        def->max_entries > (1u << 24))
+      map_fatal("unsupported map: a HASH needs 1 to 2^24 entries and a key",
+                def);
+    return eim_hash_storage_size(def);
   default:
     map_fatal("unsupported map type in this runtime", def);
   }
@@ -177,6 +183,8 @@ static void record_map(struct eim_state_map *entry,
       def->type == EIM_MAP_TYPE_PERF_EVENT_ARRAY ? EIM_PERF_RING_SIZE : 0;
   entry->offset = offset;
   entry->size = size;
+  entry->btf_key_type_id = def->btf_key_type_id;
+  entry->btf_value_type_id = def->btf_value_type_id;
 }
 
 void eim_map_init(void *map_state, const struct eim_map_def *def) {
@@ -199,8 +207,11 @@ void eim_map_init(void *map_state, const struct eim_map_def *def) {
   m->type = def->type;
   m->max_entries = def->max_entries;
   m->value_size = def->value_size;
+  m->key_size = def->key_size;
   m->ring_size = h->maps[h->map_count - 1].ring_size;
   m->data = (uint8_t *)h + offset;
+  if (def->type == EIM_MAP_TYPE_HASH)
+    eim_hash_init(m->data, def);
 }
 
 void eim_map_init_data(void *map_state, const void *data, uint64_t size) {

@@ -48,6 +48,12 @@ if all(os.path.exists("/usr/bin/" + b)
     config.available_features.add("redis")
 if os.environ.get("CI") == "true" and "redis" not in config.available_features:
     lit_config.fatal("CI=true but redis-tools is missing (redis)")
+# The other eBPF objects Debian ships, for the parse table.
+if (os.path.isdir("/usr/lib/x86_64-linux-gnu/bpf")
+        and os.path.isdir("/usr/share/gocode/src/github.com/cilium/ebpf")):
+    config.available_features.add("debian-bpf-objects")
+if os.environ.get("CI") == "true" and "debian-bpf-objects" not in config.available_features:
+    lit_config.fatal("CI=true but libxdp1 or golang-github-cilium-ebpf-dev is missing (debian-bpf-objects)")
 # Debian's nginx for `eimc extract --derive`: fetched with apt-get download
 # (never installed: its install starts a daemon); configuring its headers
 # needs pcre2 and OpenSSL headers.

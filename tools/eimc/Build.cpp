@@ -35,6 +35,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <set>
+
 using namespace llvm;
 
 namespace eimc::driver {
@@ -113,9 +115,116 @@ Expected<extract::CapabilityManifest> readManifest(StringRef hostPath,
                                 toStringRef(*bytes));
 }
 
+/// What the command line changes in the objects before verification, as
+/// a libbpf loader does between open and load.
+struct SpecEdits {
+  std::vector<std::string> attach, programs, skip, set;
+};
+
+/// Splits `A=B`; an error names \p flag.
+Expected<std::pair<std::string, std::string>> splitAssignment(StringRef flag,
+                                                              StringRef arg) {
+  auto [lhs, rhs] = arg.split('=');
+  if (lhs.empty() || rhs.empty() || !arg.contains('='))
+    return makeMalformed(flag + " '" + arg + "': expected NAME=VALUE");
+  return std::make_pair(lhs.str(), rhs.str());
+}
+
+bool isKprobe(const bpfobject::Program &p) {
+  return p.kind == bpfobject::ProgramKind::Kprobe ||
+         p.kind == bpfobject::ProgramKind::Kretprobe;
+}
+
+/// `--program`/`--skip` (libbpf's autoload): drops the programs not built.
+/// Every name must name a program of some object.
+Error selectPrograms(std::vector<bpfobject::ExtensionSpec> &specs,
+                     const SpecEdits &edits) {
+  auto known = [&](StringRef name) {
+    return any_of(specs, [&](const bpfobject::ExtensionSpec &spec) {
+      return any_of(spec.programs, [&](const bpfobject::Program &p) {
+        return p.name == name;
+      });
+    });
+  };
+  for (const std::vector<std::string> *names : {&edits.programs, &edits.skip})
+    for (const std::string &name : *names)
+      if (!known(name))
+        return makeRefusal("no program named '" + name + "' in the objects");
+  for (bpfobject::ExtensionSpec &spec : specs)
+    llvm::erase_if(spec.programs, [&](const bpfobject::Program &p) {
+      bool chosen = edits.programs.empty() || is_contained(edits.programs, p.name);
+      return !chosen || is_contained(edits.skip, p.name);
+    });
+  return Error::success();
+}
+
+/// `--attach PROG=SYMBOL`: a kprobe names a kernel function, which means
+/// nothing in a process; the operator names the host function instead.
+/// `kprobe/` becomes an entry probe, `kretprobe/` a return probe.
+Error retargetKprobes(std::vector<bpfobject::ExtensionSpec> &specs,
+                      const SpecEdits &edits) {
+  std::set<std::string> retargeted;
+  for (const std::string &arg : edits.attach) {
+    Expected<std::pair<std::string, std::string>> kv =
+        splitAssignment("--attach", arg);
+    if (!kv)
+      return kv.takeError();
+    bool found = false;
+    for (bpfobject::ExtensionSpec &spec : specs)
+      for (bpfobject::Program &p : spec.programs) {
+        if (p.name != kv->first)
+          continue;
+        retargeted.insert(p.name);
+        if (!isKprobe(p))
+          return makeRefusal(spec.objectName + ": prog '" + p.name +
+                             "': --attach retargets kprobe/ and kretprobe/ "
+                             "programs; section '" + p.section + "' is not one");
+        p.attachSymbol = kv->second;
+        found = true;
+      }
+    if (!found)
+      return makeRefusal("--attach " + arg + ": no selected program named '" +
+                         kv->first + "'");
+  }
+  for (const bpfobject::ExtensionSpec &spec : specs)
+    for (const bpfobject::Program &p : spec.programs)
+      if (isKprobe(p) && !retargeted.count(p.name))
+        return makeRefusal(
+            spec.objectName + ": prog '" + p.name + "': section '" + p.section +
+                "' names a kernel function; give a host function with "
+                "--attach " + p.name + "=SYMBOL",
+            {"or leave the program out with --skip " + p.name});
+  return Error::success();
+}
+
+/// `--set NAME=VALUE` in every object whose `.rodata` has NAME.
+Error setConstants(std::vector<bpfobject::ExtensionSpec> &specs,
+                   const SpecEdits &edits) {
+  for (const std::string &arg : edits.set) {
+    Expected<std::pair<std::string, std::string>> kv =
+        splitAssignment("--set", arg);
+    if (!kv)
+      return kv.takeError();
+    for (bpfobject::ExtensionSpec &spec : specs)
+      if (Error e = bpfobject::setRodataVariable(spec, kv->first, kv->second))
+        return e;
+  }
+  return Error::success();
+}
+
+Error applyEdits(std::vector<bpfobject::ExtensionSpec> &specs,
+                 const SpecEdits &edits) {
+  if (Error e = selectPrograms(specs, edits))
+    return e;
+  if (Error e = retargetKprobes(specs, edits))
+    return e;
+  return setConstants(specs, edits);
+}
+
 Expected<BuildInputs> readInputs(ArrayRef<std::string> extensions,
                                  StringRef policyPath, StringRef hostPath,
-                                 StringRef manifestPath) {
+                                 StringRef manifestPath,
+                                 const SpecEdits &edits) {
   BuildInputs in;
   Expected<extract::CapabilityManifest> manifest =
       readManifest(hostPath, manifestPath);
@@ -145,6 +254,8 @@ Expected<BuildInputs> readInputs(ArrayRef<std::string> extensions,
     in.objectBytes.push_back(std::move(*bytes));
     in.specs.push_back(std::move(*spec));
   }
+  if (Error e = applyEdits(in.specs, edits))
+    return std::move(e);
   return in;
 }
 
@@ -179,18 +290,25 @@ void printReport(const verifier::VerificationReport &report,
     report.print(errs());
     return;
   }
+  if (format == FormatKind::Sarif) {
+    report.printSarif(outs());
+    return;
+  }
   report.printJson(outs());
 }
 
 /// Verifies every extension; prints reports. \returns the verified
 /// extensions, or nullopt if any was rejected.
 Expected<std::optional<std::vector<verifier::VerifiedExtension>>>
-verifyAll(const BuildInputs &in, FormatKind format) {
+verifyAll(const BuildInputs &in, FormatKind format, StringRef mode) {
   std::vector<verifier::VerifiedExtension> out;
   bool rejected = false;
   for (const bpfobject::ExtensionSpec &spec : in.specs) {
     Expected<verifier::VerificationReport> report =
-        verifier::verify(spec, in.policy, verifier::Options{});
+        verifier::verify(
+            spec, in.policy,
+            verifier::Options{mode == "safety" ? verifier::ModeKind::Safety
+                                               : verifier::ModeKind::Structural});
     if (!report)
       return report.takeError();
     printReport(*report, format);
@@ -263,11 +381,12 @@ std::string outputPath(const BuildOptions &options) {
 /// against the host and verify every extension, printing the reports.
 /// \returns the verified extensions, or nullopt if any was rejected.
 Expected<std::optional<std::vector<verifier::VerifiedExtension>>>
-checkAndVerify(const BuildInputs &in, StringRef hostPath, FormatKind format) {
+checkAndVerify(const BuildInputs &in, StringRef hostPath, FormatKind format,
+               StringRef mode) {
   for (const bpfobject::ExtensionSpec &spec : in.specs)
     if (Error e = checkAttachPaths(spec, hostPath))
       return std::move(e);
-  return verifyAll(in, format);
+  return verifyAll(in, format, mode);
 }
 
 } // namespace
@@ -278,8 +397,10 @@ Expected<int> runBuild(const BuildOptions &options) {
       rewriter::HostBinary::create(options.host);
   if (!host)
     return host.takeError();
-  Expected<BuildInputs> in = readInputs(options.extensions, options.policy,
-                                        options.host, options.manifest);
+  Expected<BuildInputs> in =
+      readInputs(options.extensions, options.policy, options.host,
+                 options.manifest,
+                 {options.attach, options.programs, options.skip, options.set});
   if (!in)
     return in.takeError();
   if (options.emit == "manifest") {
@@ -295,7 +416,7 @@ Expected<int> runBuild(const BuildOptions &options) {
   // Verify. Beyond this point every program is structurally sound and
   // allowed by the policy.
   Expected<std::optional<std::vector<verifier::VerifiedExtension>>> verified =
-      checkAndVerify(*in, options.host, options.format);
+      checkAndVerify(*in, options.host, options.format, options.verifier);
   if (!verified)
     return verified.takeError();
   if (!*verified)
@@ -386,12 +507,14 @@ Expected<int> runVerify(const VerifyOptions &options) {
       rewriter::HostBinary::create(options.host);
   if (!host)
     return host.takeError();
-  Expected<BuildInputs> in = readInputs(options.extensions, options.policy,
-                                        options.host, options.manifest);
+  Expected<BuildInputs> in =
+      readInputs(options.extensions, options.policy, options.host,
+                 options.manifest,
+                 {options.attach, options.programs, options.skip, options.set});
   if (!in)
     return in.takeError();
   Expected<std::optional<std::vector<verifier::VerifiedExtension>>> verified =
-      checkAndVerify(*in, options.host, options.format);
+      checkAndVerify(*in, options.host, options.format, options.verifier);
   if (!verified)
     return verified.takeError();
   return *verified ? ExitSuccess : ExitRefused;
@@ -400,6 +523,23 @@ Expected<int> runVerify(const VerifyOptions &options) {
 } // namespace eimc::driver
 
 namespace eimc::driver {
+
+namespace {
+void addSpecEditOptions(CLI::App *cmd, std::vector<std::string> &attach,
+                        std::vector<std::string> &programs,
+                        std::vector<std::string> &skip,
+                        std::vector<std::string> &set) {
+  cmd->add_option("--attach", attach,
+                  "PROG=SYMBOL: hook kprobe/kretprobe program PROG at host "
+                  "function SYMBOL (repeatable)");
+  cmd->add_option("--program", programs,
+                  "Build only this program (repeatable)");
+  cmd->add_option("--skip", skip, "Do not build this program (repeatable)");
+  cmd->add_option("--set", set,
+                  "NAME=VALUE: set a const volatile .rodata variable before "
+                  "verification (repeatable)");
+}
+} // namespace
 
 Subcommand addBuildCommand(CLI::App &app) {
   auto options = std::make_shared<BuildOptions>();
@@ -417,6 +557,11 @@ Subcommand addBuildCommand(CLI::App &app) {
   cmd->add_option("--manifest", options->manifest,
                   "Stored manifest (default: extract it from the host)");
   addFormatOption(cmd, options->format);
+  cmd->add_option("--verifier", options->verifier,
+                  "structural (default) or safety (docs/verifier.md)")
+      ->check(CLI::IsMember({"structural", "safety"}));
+  addSpecEditOptions(cmd, options->attach, options->programs, options->skip,
+                     options->set);
   return {cmd, [options] { return runBuild(*options); }};
 }
 
@@ -431,6 +576,11 @@ Subcommand addVerifyCommand(CLI::App &app) {
   cmd->add_option("--manifest", options->manifest,
                   "Stored manifest (default: extract it from the host)");
   addFormatOption(cmd, options->format);
+  cmd->add_option("--verifier", options->verifier,
+                  "structural (default) or safety (docs/verifier.md)")
+      ->check(CLI::IsMember({"structural", "safety"}));
+  addSpecEditOptions(cmd, options->attach, options->programs, options->skip,
+                     options->set);
   return {cmd, [options] { return runVerify(*options); }};
 }
 

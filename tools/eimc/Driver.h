@@ -38,6 +38,8 @@ struct BuildOptions {
   std::string host;
   std::vector<std::string> extensions;
   std::string policy;
+  /// `--verifier=structural|safety` (docs/verifier.md).
+  std::string verifier = "structural";
   std::string output;
   /// Stop after a stage and print it: "", "spec", "ir", "asm", "obj"
   /// (the relocatable object, to stdout), "plan".
@@ -45,6 +47,13 @@ struct BuildOptions {
   FormatKind format = FormatKind::Text;
   /// Stored manifest (`--manifest`); empty: extract it from the host.
   std::string manifest;
+  /// `--attach PROG=SYMBOL`: hook kprobe/kretprobe program PROG at SYMBOL.
+  std::vector<std::string> attach;
+  /// `--program NAME` (only these are built) and `--skip NAME`.
+  std::vector<std::string> programs;
+  std::vector<std::string> skip;
+  /// `--set NAME=VALUE`: `const volatile` variables of `.rodata`.
+  std::vector<std::string> set;
 };
 
 /// `eimc build`: the whole pipeline. Returns the exit code for refusals
@@ -55,8 +64,13 @@ struct VerifyOptions {
   std::string host;
   std::vector<std::string> extensions;
   std::string policy;
+  std::string verifier = "structural"; ///< as BuildOptions::verifier
   FormatKind format = FormatKind::Text;
   std::string manifest; ///< as BuildOptions::manifest
+  std::vector<std::string> attach;   ///< as BuildOptions::attach
+  std::vector<std::string> programs; ///< as BuildOptions::programs
+  std::vector<std::string> skip;     ///< as BuildOptions::skip
+  std::vector<std::string> set;      ///< as BuildOptions::set
 };
 
 /// `eimc verify`: object reading, policy and verification only.
@@ -90,6 +104,7 @@ Subcommand addEventsCommand(CLI::App &app);
 Subcommand addExtractCommand(CLI::App &app);
 Subcommand addInspectCommand(CLI::App &app);
 Subcommand addRestoreCommand(CLI::App &app);
+Subcommand addMapsCommand(CLI::App &app);
 
 /// Adds `--format=text|json|sarif` to \p cmd.
 void addFormatOption(CLI::App *cmd, FormatKind &format);

@@ -43,6 +43,7 @@ int main(int argc, char **argv) {
       addExtractCommand(app),
       addInspectCommand(app),
       addRestoreCommand(app),
+      addMapsCommand(app),
   };
 
   try {

@@ -28,6 +28,8 @@
 ///    contents = its bytes), after the `.maps` maps, named as libbpf names
 ///    it (globalDataMapName); an LDDW relocated against it becomes
 ///    Imm64Kind::MapValueByFd with the byte offset.
+///    Its btfValueTypeId is the section's DATASEC, whose offsets and size
+///    are fixed up in ExtensionSpec::btf (libbpf's btf_fixup_datasec).
 ///  - `.maps`: a struct per map whose members `type`, `max_entries`,
 ///    `key_size`, `value_size`, `map_flags` are `int (*)[N]` and `key`,
 ///    `value` are pointers to the key/value types.
@@ -72,6 +74,17 @@ enum class MapTypeKind : uint32_t {
 /// chosen per thread, not per CPU (see docs/design.md, "CPU slots").
 constexpr uint32_t CpuSlots = 4;
 
+/// A variable of a global-data section, placed as libbpf places it: the
+/// offset from the ELF symbol (the object's DATASEC still says 0), the size
+/// from the BTF DATASEC entry.
+struct DataVariable {
+  std::string name;
+  uint32_t offset = 0; ///< bytes into the section (the map's value)
+  uint32_t size = 0;   ///< bytes
+  uint32_t btfTypeId = 0; ///< the VAR's type (e.g. `const volatile int`)
+  bool operator==(const DataVariable &) const = default;
+};
+
 /// One map as libbpf would create it.
 struct MapDef {
   std::string name;       ///< the .maps variable name (e.g. "events")
@@ -85,6 +98,8 @@ struct MapDef {
   /// Global-data maps (`.data`, `.rodata`, `.bss`): the section's bytes,
   /// the single entry's initial value (empty: all zero, as for `.bss`).
   std::vector<uint8_t> initialValue;
+  /// Global-data maps: the section's variables, by offset.
+  std::vector<DataVariable> variables;
   bool operator==(const MapDef &) const = default;
 };
 
@@ -125,7 +140,10 @@ struct ExtensionSpec {
   std::string license;           ///< contents of the `license` section
   std::vector<Program> programs; ///< in section order
   std::vector<MapDef> maps;      ///< in `.maps` DATASEC order (libbpf's)
-  std::vector<uint8_t> btf;      ///< raw .BTF section (for event decoding)
+  /// The .BTF section, with global-data DATASECs fixed up as libbpf does
+  /// before load (section size, each variable's offset from its symbol), so
+  /// a global-data map's btfValueTypeId describes its value exactly.
+  std::vector<uint8_t> btf;
   bool operator==(const ExtensionSpec &) const = default;
 };
 
@@ -141,6 +159,18 @@ constexpr uint32_t MapFlagMmapable = 0x400;
 /// (".rodata.str1.1"); characters other than [A-Za-z0-9_.] become '_'.
 std::string globalDataMapName(llvm::StringRef objectName,
                               llvm::StringRef section);
+
+/// Sets the `const volatile` variable \p name of the object's `.rodata`
+/// to \p value before verification, as a libbpf skeleton does between
+/// open and load. \p value is a decimal or 0x-hex integer (optionally
+/// negative), or `true`/`false`; it must fit the variable's size (as
+/// signed or unsigned). Writes little-endian into the `.rodata` map's
+/// initial value.
+/// \returns a refusal naming the variable for an unknown name (listing
+/// the known ones), a value that does not fit, or a variable that is not
+/// 1, 2, 4 or 8 bytes; a malformed-input error for a bad number.
+llvm::Error setRodataVariable(ExtensionSpec &spec, llvm::StringRef name,
+                              llvm::StringRef value);
 
 /// Reads an eBPF ELF object.
 /// \param objectName the name diagnostics use for this object.
@@ -166,6 +196,11 @@ public:
   /// no type of that name.
   static llvm::Expected<BtfRecordFormatter>
   create(llvm::ArrayRef<uint8_t> elfBytes, llvm::StringRef typeName);
+  /// Formats type \p typeId of a raw .BTF section (as a rewritten process
+  /// records for its maps). A DATASEC prints its variables by name.
+  /// \returns an error for malformed BTF or an unknown or unsized type.
+  static llvm::Expected<BtfRecordFormatter>
+  createFromBtf(llvm::ArrayRef<uint8_t> btfSection, uint32_t typeId);
   /// Byte size of the type (one record).
   uint64_t size() const;
   /// `pid=123 str="echo hi"`.

@@ -40,6 +40,15 @@ struct MapInfo {
   uint32_t keySize = 0;    ///< bytes
   uint32_t valueSize = 0;  ///< bytes
   uint32_t maxEntries = 0; ///< PERF_EVENT_ARRAY: number of rings
+  uint32_t flags = 0;      ///< map_flags
+  uint32_t btfKeyTypeId = 0;   ///< in mapBtf(), 0 if none
+  uint32_t btfValueTypeId = 0; ///< in mapBtf(), 0 if none
+};
+
+/// One element of a map, copied out of the shared state.
+struct MapEntry {
+  std::vector<uint8_t> key;
+  std::vector<uint8_t> value;
 };
 
 /// \returns where the runtime of process \p pid keeps its state.
@@ -98,6 +107,18 @@ public:
   /// table does not lie inside the file (never an out-of-bounds read).
   std::vector<SiteCounters> siteCounters() const;
 
+  /// Copies the elements of ARRAY or HASH map \p map (MapReading.cpp):
+  /// every index of an ARRAY, the live elements of a HASH in bucket order.
+  /// The process may write while this reads: each element is a snapshot
+  /// of its own (a HASH key being rewritten is skipped), not of the map.
+  /// \returns an error for an unknown map, another type, or a layout that
+  /// does not fit the map's data region.
+  llvm::Expected<std::vector<MapEntry>> readMap(llvm::StringRef map) const;
+
+  /// \returns the .BTF bytes the process recorded for map \p map (empty
+  /// if none), which MapInfo's BTF type ids refer to.
+  llvm::Expected<std::vector<uint8_t>> mapBtf(llvm::StringRef map) const;
+
   /// \returns true while process pid() still has this state mapped, i.e.
   /// it is running (a reused PID or an exec into another image: false).
   bool isAlive() const;
@@ -108,6 +129,8 @@ private:
     uint64_t offset;
     uint64_t size;
     uint32_t ringSize; ///< PERF_EVENT_ARRAY: data bytes per ring
+    uint64_t btfOffset; ///< of the map's BTF copy, 0 if none
+    uint32_t btfSize;
   };
 
   ProcessState() = default;

@@ -87,6 +87,8 @@ public:
   void print(llvm::raw_ostream &os) const;
   /// JSON (an array of diagnostic objects).
   void printJson(llvm::raw_ostream &os) const;
+  /// SARIF 2.1.0: one run of tool "eimc", one result per diagnostic.
+  void printSarif(llvm::raw_ostream &os) const;
 
 private:
   friend class VerifierAccess;

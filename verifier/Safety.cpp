@@ -1,0 +1,1296 @@
+//===- verifier/Safety.cpp - Memory safety and termination ----------------===//
+//
+// Part of eimc. See docs/verifier.md.
+//
+//===----------------------------------------------------------------------===//
+//
+// The safety verifier: abstract interpretation over a structurally sound
+// program (Structural.cpp has run), in the manner of PREVAIL rather than the
+// kernel. Each function body is iterated with a worklist to a fixpoint,
+// joining at merge points and widening at loop heads, instead of
+// enumerating paths; a bpf-to-bpf call analyses its callee afresh from the
+// caller's argument registers (so callees are checked in every calling
+// context, up to the kernel's depth of 8 frames).
+//
+// The checks run once more over the fixpoint, with reporting on: a check
+// that fails stops its path there (its successors get nothing), so a
+// program's diagnostics are its independent violations, not their echoes.
+//
+// Termination: every loop must be a natural loop with a counter that one
+// instruction on every iteration steps by a constant towards a constant its
+// exit test compares with; its iteration bound follows from the counter's
+// range at loop entry. A body's instruction bound is its longest path when
+// it has no loop, else the sum over its instructions of each one's cost
+// times the iteration bounds of the loops around it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "AbstractState.h"
+#include "Safety.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <map>
+#include <set>
+
+using namespace llvm;
+
+namespace eimc::verifier {
+namespace {
+
+using namespace safety;
+using bpfobject::MapDef;
+using bpfobject::Program;
+
+/// pt_regs on x86-64: 21 eight-byte registers.
+constexpr int64_t CtxSize = 168;
+constexpr unsigned MaxFrames = 8;
+/// Loop-head visits before widening jumps to thresholds and infinity.
+constexpr unsigned WidenAfter = 2;
+
+enum class ArgKind {
+  DontCare, ConstMapPtr, PtrToMapKey, PtrToMapValue, Anything,
+  PtrToUninitMem, ConstSize, ConstSizeOrZero, PtrToMemReadonly, PtrToCtx
+};
+enum class RetKind { Integer, PtrToMapValueOrNull };
+
+struct HelperProto {
+  uint32_t id;
+  const char *name;
+  RetKind ret;
+  ArgKind args[5];
+};
+
+constexpr HelperProto Protos[] = {
+#define EIM_HELPER(ID, NAME, SYM, RET, A1, A2, A3, A4, A5)                     \
+  {ID, #NAME, RetKind::RET,                                                    \
+   {ArgKind::A1, ArgKind::A2, ArgKind::A3, ArgKind::A4, ArgKind::A5}},
+#include "eimc/Core/Helpers.def"
+};
+
+const HelperProto *findProto(uint32_t id) {
+  for (const HelperProto &p : Protos)
+    if (p.id == id)
+      return &p;
+  return nullptr;
+}
+
+struct BodyResult {
+  std::optional<State> exit; ///< joined over exits; none: no exit reached
+  std::optional<uint64_t> bound;
+};
+
+class SafetyAnalysis {
+public:
+  SafetyAnalysis(const bpfobject::ExtensionSpec &spec, const Program &prog,
+                 const policy::PolicyClass &cls,
+                 std::vector<Diagnostic> &diags)
+      : Spec(spec), Prog(prog), Class(cls), Diags(diags) {}
+
+  void run();
+
+private:
+  using Succs = SmallVector<std::pair<size_t, State>, 2>;
+
+  BodyResult analyzeBody(size_t start, const State &entry, unsigned depth,
+                         bool report);
+  /// Applies instruction \p i; returns the successors' states. With
+  /// \p report, a failed check becomes a diagnostic.
+  Succs transfer(size_t i, State st, unsigned depth, bool report,
+                 std::optional<uint64_t> *calleeBound = nullptr);
+  std::optional<uint64_t> boundBody(size_t start,
+                                    const std::vector<std::optional<State>> &in,
+                                    const std::map<size_t, uint64_t> &calls,
+                                    unsigned depth);
+
+  bool fail(bool report, size_t i, StringRef rule, const Twine &msg,
+            std::vector<std::string> ctx = {});
+  std::string describe(const Value &v) const;
+  std::string regLine(const State &st, unsigned r) const {
+    return "r" + std::to_string(r) + ": " + describe(st.regs[r]);
+  }
+  bool readReg(const State &st, unsigned r, size_t i, bool report);
+  /// Region of a pointer: size, writable, and a name for messages.
+  bool region(const Value &p, int64_t &size, bool &writable,
+              std::string &name) const;
+  bool checkAccess(State &st, size_t i, bool report, const Value &ptr,
+                   int64_t off, unsigned width, bool write, unsigned reg,
+                   std::optional<Value> *loaded, const Value *stored);
+  bool checkMemArg(State &st, size_t i, bool report, unsigned reg,
+                   uint64_t sizeLo, uint64_t sizeHi, bool write,
+                   StringRef what);
+  void scalarAlu(const bpf::Alu &a, Value &dst, const Range &src);
+  void refine(State &st, const bpf::Jump &j, bool taken, bool &feasible);
+
+  size_t indexOf(uint32_t slot) const { return SlotToIndex[slot]; }
+  SmallVector<size_t, 2> successors(size_t i) const;
+  size_t bodyEnd(size_t start) const {
+    auto it = BodyStarts.upper_bound(start);
+    return it == BodyStarts.end() ? Prog.insns.size() : *it;
+  }
+
+  const bpfobject::ExtensionSpec &Spec;
+  const Program &Prog;
+  const policy::PolicyClass &Class;
+  std::vector<Diagnostic> &Diags;
+  std::vector<size_t> SlotToIndex;
+  std::set<size_t> BodyStarts;
+  std::set<int64_t> Thresholds;
+  std::set<std::pair<size_t, std::string>> Reported;
+  uint32_t NextNullId = 1;
+};
+
+std::optional<bpfobject::SourceLine> sourceFor(const Program &prog,
+                                               uint32_t slot) {
+  auto it = prog.lines.upper_bound(slot);
+  if (it == prog.lines.begin())
+    return std::nullopt;
+  return std::prev(it)->second;
+}
+
+bool SafetyAnalysis::fail(bool report, size_t i, StringRef rule,
+                          const Twine &msg, std::vector<std::string> ctx) {
+  if (!report)
+    return false;
+  std::string text = msg.str();
+  if (!Reported.insert({i, text}).second)
+    return false;
+  Diagnostic d;
+  d.ruleId = rule.str();
+  d.object = Spec.objectName;
+  d.program = Prog.name;
+  uint32_t slot = Prog.insns[i].slot;
+  d.insnIndex = slot;
+  d.source = sourceFor(Prog, slot);
+  d.message = std::move(text);
+  ctx.insert(ctx.begin(),
+             formatv("{0,4}: {1}", slot, bpf::toString(Prog.insns[i].insn))
+                 .str());
+  d.context = std::move(ctx);
+  Diags.push_back(std::move(d));
+  return false;
+}
+
+std::string SafetyAnalysis::describe(const Value &v) const {
+  auto mapName = [&](uint32_t m) {
+    return m < Spec.maps.size() ? Spec.maps[m].name : std::string("?");
+  };
+  switch (v.kind) {
+  case TypeKind::Uninit:
+    return "uninitialized";
+  case TypeKind::Scalar:
+    return "scalar " + v.range.str();
+  case TypeKind::Ctx:
+    return "ctx off=" + v.range.str();
+  case TypeKind::Stack:
+    return "stack(frame " + std::to_string(v.frame) + ") off=" + v.range.str();
+  case TypeKind::MapPtr:
+    return "map_ptr(" + mapName(v.map) + ")";
+  case TypeKind::MapValue:
+    return "map_value(" + mapName(v.map) + ") off=" + v.range.str();
+  case TypeKind::MapValueOrNull:
+    return "map_value_or_null(" + mapName(v.map) + ") off=" + v.range.str();
+  case TypeKind::Top:
+    return "different types on different paths";
+  }
+  return "?";
+}
+
+bool SafetyAnalysis::readReg(const State &st, unsigned r, size_t i,
+                             bool report) {
+  const Value &v = st.regs[r];
+  if (v.kind == TypeKind::Uninit)
+    return fail(report, i, "uninit-register",
+                "r" + Twine(r) + " is read before it is written on some path",
+                {regLine(st, r)});
+  if (v.kind == TypeKind::Top)
+    return fail(report, i, "mixed-types",
+                "r" + Twine(r) + " has different types on different paths",
+                {regLine(st, r)});
+  return true;
+}
+
+bool SafetyAnalysis::region(const Value &p, int64_t &size, bool &writable,
+                            std::string &name) const {
+  switch (p.kind) {
+  case TypeKind::Ctx:
+    size = CtxSize;
+    writable = false;
+    name = "ctx";
+    return true;
+  case TypeKind::Stack:
+    size = bpf::StackSize;
+    writable = true;
+    name = "stack";
+    return true;
+  case TypeKind::MapValue: {
+    const MapDef &m = Spec.maps[p.map];
+    size = m.valueSize;
+    writable = !StringRef(m.name).ends_with(".rodata");
+    name = "map value '" + m.name + "'";
+    return true;
+  }
+  default:
+    return false;
+  }
+}
+
+/// The stack offset of a pointer is relative to r10, so in [-512, 0).
+bool SafetyAnalysis::checkAccess(State &st, size_t i, bool report,
+                                 const Value &ptr, int64_t off, unsigned width,
+                                 bool write, unsigned reg,
+                                 std::optional<Value> *loaded,
+                                 const Value *stored) {
+  if (ptr.kind == TypeKind::MapValueOrNull)
+    return fail(report, i, "null-check",
+                "r" + Twine(reg) + " may be null: check the result of "
+                "bpf_map_lookup_elem before dereferencing it",
+                {regLine(st, reg)});
+  if (ptr.kind == TypeKind::Scalar || ptr.kind == TypeKind::MapPtr)
+    return fail(report, i, "not-a-pointer",
+                "r" + Twine(reg) + " is not a pointer to memory",
+                {regLine(st, reg)});
+  int64_t size;
+  bool writable;
+  std::string name;
+  region(ptr, size, writable, name);
+  if (ptr.range.smin < INT32_MIN || ptr.range.smax > INT32_MAX)
+    return fail(report, i, "out-of-bounds",
+                "offset of r" + Twine(reg) + " into " + name +
+                    " is unbounded",
+                {regLine(st, reg)});
+  int64_t lo = ptr.range.smin + off, hi = ptr.range.smax + off + width;
+  int64_t rlo = ptr.kind == TypeKind::Stack ? -int64_t(bpf::StackSize) : 0;
+  int64_t rhi = ptr.kind == TypeKind::Stack ? 0 : size;
+  if (lo < rlo || hi > rhi)
+    return fail(report, i, "out-of-bounds",
+                formatv("{0}-byte {1} at [{2}, {3}) outside {4} [{5}, {6})",
+                        width, write ? "write" : "read", lo, hi, name, rlo,
+                        rhi),
+                {regLine(st, reg)});
+  if (write && !writable)
+    return fail(report, i, "read-only",
+                name + " is read-only" +
+                    (ptr.kind == TypeKind::Ctx
+                         ? "; the kernel rejects ctx writes for probes"
+                         : ""),
+                {regLine(st, reg)});
+  if (ptr.kind == TypeKind::Ctx && (!ptr.range.isConstant() || lo % width))
+    return fail(report, i, "ctx-access",
+                formatv("ctx access must be at a constant, naturally "
+                        "aligned offset (here [{0}, {1}), {2} bytes)",
+                        lo, hi, width),
+                {regLine(st, reg)});
+  if (stored && stored->isPointer() && ptr.kind != TypeKind::Stack)
+    return fail(report, i, "pointer-leak",
+                "a pointer is stored into " + name +
+                    ", where it would leak to user space",
+                {regLine(st, reg), "value: " + describe(*stored)});
+  if (ptr.kind != TypeKind::Stack) {
+    if (loaded)
+      *loaded = Value::scalar();
+    return true;
+  }
+  if (ptr.frame >= st.frames.size())
+    return fail(report, i, "stack-frame",
+                "pointer into a stack frame that has returned",
+                {regLine(st, reg)});
+  Frame &frame = st.frames[ptr.frame];
+  auto byteIndex = [](int64_t o) { return size_t(o + bpf::StackSize); };
+  bool exact = ptr.range.isConstant();
+  if (!write) {
+    for (int64_t b = lo; b < hi; ++b)
+      if (!frame.init[byteIndex(b)])
+        return fail(report, i, "uninit-stack",
+                    formatv("stack byte at r10{0} is read before it is "
+                            "written on some path",
+                            b),
+                    {regLine(st, reg)});
+    // Which slots the read touches: a spilled pointer may only be read
+    // back whole.
+    for (int64_t s = lo >= 0 ? 0 : (lo - 7) / 8; s * 8 < hi; ++s) {
+      size_t slot = byteIndex(s * 8) / 8;
+      if (slot >= frame.spill.size() || !frame.spill[slot])
+        continue;
+      const Value &sv = *frame.spill[slot];
+      bool whole = exact && width == 8 && lo == s * 8;
+      if (whole && loaded) {
+        *loaded = sv;
+        return true;
+      }
+      if (sv.kind != TypeKind::Scalar)
+        return fail(report, i, "pointer-leak",
+                    "partial read of a spilled pointer",
+                    {regLine(st, reg), "slot r10" + std::to_string(s * 8) +
+                                           ": " + describe(sv)});
+    }
+    if (loaded)
+      *loaded = Value::scalar();
+    return true;
+  }
+  // A write: forget spills it touches, record a whole aligned spill.
+  if (stored && stored->isPointer() && stored->kind == TypeKind::Stack &&
+      stored->frame > ptr.frame)
+    return fail(report, i, "stack-frame",
+                "a pointer to a callee's stack is stored in its caller's "
+                "frame",
+                {regLine(st, reg)});
+  for (int64_t b = lo; b < hi; ++b) {
+    size_t slot = byteIndex(b) / 8;
+    frame.spill[slot].reset();
+    if (exact)
+      frame.init[byteIndex(b)] = true;
+  }
+  if (stored && stored->isPointer() && !(exact && width == 8 && lo % 8 == 0))
+    return fail(report, i, "pointer-leak",
+                "a pointer is stored to the stack other than as an aligned "
+                "8-byte spill",
+                {regLine(st, reg)});
+  if (stored && exact && width == 8 && lo % 8 == 0)
+    frame.spill[byteIndex(lo) / 8] = *stored;
+  return true;
+}
+
+/// Interval arithmetic for one scalar ALU operation; anything it cannot
+/// bound precisely becomes unknown, which is always sound.
+void SafetyAnalysis::scalarAlu(const bpf::Alu &a, Value &dst,
+                               const Range &s) {
+  using bpf::AluOpKind;
+  Range d = dst.range, out = Range::top();
+  bool constS = s.isConstant();
+  switch (a.op) {
+  case AluOpKind::Mov:
+    out = s;
+    break;
+  case AluOpKind::Add: {
+    int64_t lo, hi;
+    if (!__builtin_add_overflow(d.smin, s.smin, &lo) &&
+        !__builtin_add_overflow(d.smax, s.smax, &hi))
+      out = Range::signedRange(lo, hi);
+    uint64_t ulo, uhi;
+    if (!__builtin_add_overflow(d.umin, s.umin, &ulo) &&
+        !__builtin_add_overflow(d.umax, s.umax, &uhi)) {
+      Range u = Range::unsignedRange(ulo, uhi);
+      out = {std::max(out.smin, u.smin), std::min(out.smax, u.smax),
+             std::max(out.umin, u.umin), std::min(out.umax, u.umax)};
+      out.sync();
+    }
+    break;
+  }
+  case AluOpKind::Sub: {
+    int64_t lo, hi;
+    if (!__builtin_sub_overflow(d.smin, s.smax, &lo) &&
+        !__builtin_sub_overflow(d.smax, s.smin, &hi))
+      out = Range::signedRange(lo, hi);
+    break;
+  }
+  case AluOpKind::Mul: {
+    uint64_t hi;
+    if (!__builtin_mul_overflow(d.umax, s.umax, &hi))
+      out = Range::unsignedRange(d.umin * s.umin, hi);
+    break;
+  }
+  case AluOpKind::Div:
+    if (constS && s.umin != 0)
+      out = Range::unsignedRange(d.umin / s.umin, d.umax / s.umin);
+    else
+      out = Range::unsignedRange(0, d.umax); // x / 0 is 0
+    break;
+  case AluOpKind::Mod:
+    if (s.umax != 0)
+      out = Range::unsignedRange(0, std::min(d.umax, s.umax - 1));
+    if (s.umin == 0) // x % 0 is x
+      out = Range::unsignedRange(0, d.umax);
+    break;
+  case AluOpKind::And:
+    out = Range::unsignedRange(0, std::min(d.umax, s.umax));
+    break;
+  case AluOpKind::Or:
+  case AluOpKind::Xor: {
+    uint64_t m = d.umax | s.umax;
+    uint64_t p = m == 0 ? 0 : (m >> 63 ? UMax : (uint64_t(2) << (63 - __builtin_clzll(m))) - 1);
+    out = Range::unsignedRange(a.op == AluOpKind::Or ? std::max(d.umin, s.umin) : 0, p);
+    break;
+  }
+  case AluOpKind::Lsh:
+    if (constS && s.umin < 64 && (d.umax >> (63 - s.umin)) == 0)
+      out = Range::unsignedRange(d.umin << s.umin, d.umax << s.umin);
+    break;
+  case AluOpKind::Rsh:
+    if (constS && s.umin < 64)
+      out = Range::unsignedRange(d.umin >> s.umin, d.umax >> s.umin);
+    else
+      out = Range::unsignedRange(0, d.umax);
+    break;
+  case AluOpKind::Arsh:
+    if (constS && s.umin < 64)
+      out = Range::signedRange(d.smin >> s.umin, d.smax >> s.umin);
+    break;
+  case AluOpKind::Neg:
+    if (d.smin != SMin)
+      out = Range::signedRange(-d.smax, -d.smin);
+    break;
+  case AluOpKind::MovSx: {
+    int64_t half = int64_t(1) << (a.sxBits - 1);
+    out = s.smin >= -half && s.smax < half ? s
+                                           : Range::signedRange(-half, half - 1);
+    break;
+  }
+  case AluOpKind::SDiv:
+  case AluOpKind::SMod:
+    break;
+  }
+  if (!a.is64) {
+    // 32-bit: exact only if operands and result already fit in 32 bits
+    // unsigned (truncation is then the identity); else any 32-bit value.
+    bool fits = d.umax <= UINT32_MAX && s.umax <= UINT32_MAX &&
+                out.umax <= UINT32_MAX && !out.empty() &&
+                a.op != bpf::AluOpKind::MovSx && a.op != bpf::AluOpKind::Arsh &&
+                a.op != bpf::AluOpKind::Neg;
+    if (a.op == bpf::AluOpKind::Mov)
+      fits = s.umax <= UINT32_MAX;
+    out = fits ? out : Range::unsignedRange(0, UINT32_MAX);
+  }
+  if (out.empty())
+    out = Range::top();
+  dst = Value::scalar(out);
+}
+
+/// Narrows the registers a conditional jump compares, for the edge taken
+/// (\p taken) or not. \p feasible becomes false if the edge cannot run.
+void SafetyAnalysis::refine(State &st, const bpf::Jump &j, bool taken,
+                            bool &feasible) {
+  using bpf::JumpOpKind;
+  Value &d = st.regs[j.dst];
+  Value srcVal = j.useImm ? Value::scalar(Range::constant(int64_t(j.imm)))
+                          : st.regs[j.src];
+  // Null checks: `if rX == 0` on map_value_or_null.
+  if (d.kind == TypeKind::MapValueOrNull && srcVal.kind == TypeKind::Scalar &&
+      srcVal.range == Range::constant(0) && !j.is32 &&
+      (j.op == JumpOpKind::Jeq || j.op == JumpOpKind::Jne)) {
+    bool isNull = (j.op == JumpOpKind::Jeq) == taken;
+    uint32_t id = d.nullId;
+    auto fix = [&](Value &v) {
+      if (v.kind != TypeKind::MapValueOrNull || (&v != &d && (id == 0 || v.nullId != id)))
+        return;
+      v = isNull ? Value::scalar(Range::constant(0))
+                 : Value{TypeKind::MapValue, v.range, v.map, 0, 0};
+    };
+    for (Value &v : st.regs)
+      if (&v != &d)
+        fix(v);
+    for (Frame &f : st.frames)
+      for (auto &s : f.spill)
+        if (s)
+          fix(*s);
+    fix(d);
+    return;
+  }
+  if (d.kind != TypeKind::Scalar || srcVal.kind != TypeKind::Scalar)
+    return;
+  if (j.is32) {
+    // A 32-bit compare tells about the 64-bit value only when both sides
+    // are known to be 32-bit non-negative values.
+    if (d.range.umax > INT32_MAX || srcVal.range.umax > INT32_MAX)
+      return;
+  }
+  JumpOpKind op = j.op;
+  if (!taken) {
+    switch (op) {
+    case JumpOpKind::Jeq: op = JumpOpKind::Jne; break;
+    case JumpOpKind::Jne: op = JumpOpKind::Jeq; break;
+    case JumpOpKind::Jgt: op = JumpOpKind::Jle; break;
+    case JumpOpKind::Jle: op = JumpOpKind::Jgt; break;
+    case JumpOpKind::Jge: op = JumpOpKind::Jlt; break;
+    case JumpOpKind::Jlt: op = JumpOpKind::Jge; break;
+    case JumpOpKind::Jsgt: op = JumpOpKind::Jsle; break;
+    case JumpOpKind::Jsle: op = JumpOpKind::Jsgt; break;
+    case JumpOpKind::Jsge: op = JumpOpKind::Jslt; break;
+    case JumpOpKind::Jslt: op = JumpOpKind::Jsge; break;
+    default: return; // jset: no interval information
+    }
+  }
+  Range a = d.range, b = srcVal.range;
+  switch (op) {
+  case JumpOpKind::Jeq: {
+    Range m{std::max(a.smin, b.smin), std::min(a.smax, b.smax),
+            std::max(a.umin, b.umin), std::min(a.umax, b.umax)};
+    a = b = m;
+    break;
+  }
+  case JumpOpKind::Jne:
+    if (b.isConstant()) {
+      if (a.umin == b.umin) a.umin++;
+      else if (a.umax == b.umin) a.umax--;
+      if (a.umin > a.umax) { feasible = false; return; }
+    }
+    break;
+  case JumpOpKind::Jlt:
+    if (b.umax == 0) { feasible = false; return; }
+    a.umax = std::min(a.umax, b.umax - 1);
+    if (a.umin == UMax) { feasible = false; return; }
+    b.umin = std::max(b.umin, a.umin + 1);
+    break;
+  case JumpOpKind::Jle:
+    a.umax = std::min(a.umax, b.umax);
+    b.umin = std::max(b.umin, a.umin);
+    break;
+  case JumpOpKind::Jgt:
+    if (b.umin == UMax) { feasible = false; return; }
+    a.umin = std::max(a.umin, b.umin + 1);
+    if (a.umax == 0) { feasible = false; return; }
+    b.umax = std::min(b.umax, a.umax - 1);
+    break;
+  case JumpOpKind::Jge:
+    a.umin = std::max(a.umin, b.umin);
+    b.umax = std::min(b.umax, a.umax);
+    break;
+  case JumpOpKind::Jslt:
+    if (b.smax == SMin) { feasible = false; return; }
+    a.smax = std::min(a.smax, b.smax - 1);
+    if (a.smin == SMax) { feasible = false; return; }
+    b.smin = std::max(b.smin, a.smin + 1);
+    break;
+  case JumpOpKind::Jsle:
+    a.smax = std::min(a.smax, b.smax);
+    b.smin = std::max(b.smin, a.smin);
+    break;
+  case JumpOpKind::Jsgt:
+    if (b.smin == SMax) { feasible = false; return; }
+    a.smin = std::max(a.smin, b.smin + 1);
+    if (a.smax == SMin) { feasible = false; return; }
+    b.smax = std::min(b.smax, a.smax - 1);
+    break;
+  case JumpOpKind::Jsge:
+    a.smin = std::max(a.smin, b.smin);
+    b.smax = std::min(b.smax, a.smax);
+    break;
+  default:
+    return;
+  }
+  a.sync();
+  b.sync();
+  if (a.empty() || b.empty()) {
+    feasible = false;
+    return;
+  }
+  d.range = a;
+  if (!j.useImm && j.src != j.dst)
+    st.regs[j.src].range = b;
+}
+
+SmallVector<size_t, 2> SafetyAnalysis::successors(size_t i) const {
+  SmallVector<size_t, 2> out;
+  const bpf::Insn &insn = Prog.insns[i].insn;
+  if (std::holds_alternative<bpf::Exit>(insn))
+    return out;
+  if (const auto *j = std::get_if<bpf::Jump>(&insn)) {
+    out.push_back(indexOf(j->target));
+    if (j->op == bpf::JumpOpKind::Ja)
+      return out;
+  }
+  out.push_back(i + 1);
+  return out;
+}
+
+bool SafetyAnalysis::checkMemArg(State &st, size_t i, bool report,
+                                 unsigned reg, uint64_t sizeLo,
+                                 uint64_t sizeHi, bool write,
+                                 StringRef what) {
+  const Value &p = st.regs[reg];
+  if (p.kind != TypeKind::Stack && p.kind != TypeKind::MapValue)
+    return fail(report, i, "helper-arg",
+                "r" + Twine(reg) + " must point to the stack or a map value (" +
+                    what + ")",
+                {regLine(st, reg)});
+  if (sizeHi == 0)
+    return true;
+  if (sizeHi > bpf::StackSize + 65536)
+    return fail(report, i, "helper-arg",
+                "size of " + what + " is not bounded", {regLine(st, reg)});
+  // Check the largest possible extent; mark bytes written only when the
+  // extent is exact.
+  Value ptr = p;
+  bool ok = true;
+  for (uint64_t b = 0; b < sizeHi && ok; ++b) {
+    if (write) {
+      State scratch = st;
+      ok = checkAccess(scratch, i, report, ptr, int64_t(b), 1, true, reg,
+                       nullptr, nullptr);
+    } else {
+      std::optional<Value> v;
+      ok = checkAccess(st, i, report, ptr, int64_t(b), 1, false, reg, &v,
+                       nullptr);
+    }
+  }
+  if (ok && write && sizeLo == sizeHi)
+    for (uint64_t b = 0; b < sizeHi; ++b)
+      checkAccess(st, i, false, ptr, int64_t(b), 1, true, reg, nullptr,
+                  nullptr);
+  return ok;
+}
+
+SafetyAnalysis::Succs SafetyAnalysis::transfer(size_t i, State st,
+                                               unsigned depth, bool report,
+                                               std::optional<uint64_t> *bound) {
+  Succs out;
+  const bpf::Insn &insn = Prog.insns[i].insn;
+  auto next = [&](State s) { out.push_back({i + 1, std::move(s)}); };
+
+  if (const auto *a = std::get_if<bpf::Alu>(&insn)) {
+    Value &d = st.regs[a->dst];
+    if (a->op != bpf::AluOpKind::Mov && a->op != bpf::AluOpKind::MovSx &&
+        !readReg(st, a->dst, i, report))
+      return out;
+    if (!a->useImm && !readReg(st, a->src, i, report))
+      return out;
+    Value s = a->useImm ? Value::scalar(Range::constant(int64_t(a->imm)))
+                        : st.regs[a->src];
+    if (a->useImm && !a->is64)
+      s = Value::scalar(Range::constant(uint32_t(a->imm)));
+    bool isShift = a->op == bpf::AluOpKind::Lsh ||
+                   a->op == bpf::AluOpKind::Rsh ||
+                   a->op == bpf::AluOpKind::Arsh;
+    if (isShift && a->useImm && uint32_t(a->imm) >= (a->is64 ? 64u : 32u))
+      return fail(report, i, "shift-width",
+                  formatv("shift by {0} is at least the operand width {1}",
+                          uint32_t(a->imm), a->is64 ? 64 : 32)),
+             out;
+    if (a->op == bpf::AluOpKind::Mov && a->is64 && !a->useImm) {
+      d = s;
+      next(st);
+      return out;
+    }
+    bool dPtr = d.isPointer() && a->op != bpf::AluOpKind::Mov &&
+                a->op != bpf::AluOpKind::MovSx;
+    if (dPtr || s.isPointer()) {
+      // Only pointer +/- scalar and scalar + pointer, in 64 bits.
+      bool ok = a->is64 &&
+                ((dPtr && s.kind == TypeKind::Scalar &&
+                  (a->op == bpf::AluOpKind::Add ||
+                   a->op == bpf::AluOpKind::Sub)) ||
+                 (!dPtr && d.kind == TypeKind::Scalar && s.isPointer() &&
+                  a->op == bpf::AluOpKind::Add));
+      Value &p = dPtr ? d : s;
+      if (ok && (p.kind == TypeKind::MapValueOrNull ||
+                 p.kind == TypeKind::MapPtr))
+        ok = false;
+      if (!ok)
+        return fail(report, i, "pointer-arith",
+                    "arithmetic on a pointer other than adding or "
+                    "subtracting a scalar (would leak or forge an address)",
+                    {regLine(st, a->dst),
+                     a->useImm ? std::string("imm")
+                               : regLine(st, a->src)}),
+               out;
+      Value ptr = p;
+      Value off = Value::scalar(ptr.range);
+      bpf::Alu arith = *a;
+      scalarAlu(arith, off, dPtr ? s.range : d.range);
+      ptr.range = off.range;
+      d = ptr;
+      next(st);
+      return out;
+    }
+    scalarAlu(*a, d, s.range);
+    next(st);
+    return out;
+  }
+  if (const auto *e = std::get_if<bpf::Endian>(&insn)) {
+    if (!readReg(st, e->dst, i, report))
+      return out;
+    if (st.regs[e->dst].isPointer())
+      return fail(report, i, "pointer-arith", "byte swap of a pointer",
+                  {regLine(st, e->dst)}),
+             out;
+    st.regs[e->dst] = Value::scalar(
+        e->bits == 64 ? Range::top()
+                      : Range::unsignedRange(0, (uint64_t(1) << e->bits) - 1));
+    next(st);
+    return out;
+  }
+  if (const auto *l = std::get_if<bpf::Load>(&insn)) {
+    if (!readReg(st, l->src, i, report))
+      return out;
+    std::optional<Value> v;
+    Value ptr = st.regs[l->src];
+    if (!checkAccess(st, i, report, ptr, l->off, unsigned(l->width), false,
+                     l->src, &v, nullptr))
+      return out;
+    unsigned bits = unsigned(l->width) * 8;
+    if (v->kind == TypeKind::Scalar && bits < 64)
+      v->range = l->signExtend
+                     ? Range::signedRange(-(int64_t(1) << (bits - 1)),
+                                          (int64_t(1) << (bits - 1)) - 1)
+                     : Range::unsignedRange(0, (uint64_t(1) << bits) - 1);
+    st.regs[l->dst] = *v;
+    next(st);
+    return out;
+  }
+  if (const auto *s = std::get_if<bpf::Store>(&insn)) {
+    if (!readReg(st, s->dst, i, report))
+      return out;
+    if (!s->useImm && !readReg(st, s->src, i, report))
+      return out;
+    Value v = s->useImm ? Value::scalar(Range::constant(int64_t(s->imm)))
+                        : st.regs[s->src];
+    if (v.kind == TypeKind::Scalar && unsigned(s->width) < 8)
+      v = Value::scalar();
+    Value ptr = st.regs[s->dst];
+    if (!checkAccess(st, i, report, ptr, s->off, unsigned(s->width), true,
+                     s->dst, nullptr, &v))
+      return out;
+    next(st);
+    return out;
+  }
+  if (const auto *a = std::get_if<bpf::Atomic>(&insn)) {
+    if (!readReg(st, a->dst, i, report) || !readReg(st, a->src, i, report))
+      return out;
+    if (a->op == bpf::AtomicOpKind::CmpXchg && !readReg(st, 0, i, report))
+      return out;
+    if (st.regs[a->src].isPointer() ||
+        (a->op == bpf::AtomicOpKind::CmpXchg && st.regs[0].isPointer()))
+      return fail(report, i, "pointer-leak",
+                  "atomic operation with a pointer operand",
+                  {regLine(st, a->src)}),
+             out;
+    Value ptr = st.regs[a->dst];
+    std::optional<Value> old;
+    if (!checkAccess(st, i, report, ptr, a->off, unsigned(a->width), false,
+                     a->dst, &old, nullptr))
+      return out;
+    if (old && old->kind != TypeKind::Scalar)
+      return fail(report, i, "pointer-leak",
+                  "atomic operation on a spilled pointer",
+                  {regLine(st, a->dst)}),
+             out;
+    Value sc = Value::scalar();
+    if (!checkAccess(st, i, report, ptr, a->off, unsigned(a->width), true,
+                     a->dst, nullptr, &sc))
+      return out;
+    if (a->op == bpf::AtomicOpKind::CmpXchg)
+      st.regs[0] = Value::scalar();
+    else if (a->fetch)
+      st.regs[a->src] = Value::scalar();
+    next(st);
+    return out;
+  }
+  if (const auto *l = std::get_if<bpf::LoadImm64>(&insn)) {
+    switch (l->kind) {
+    case bpf::Imm64Kind::MapByFd:
+      st.regs[l->dst] = {TypeKind::MapPtr, Range::constant(0), l->mapIndex, 0,
+                         0};
+      break;
+    case bpf::Imm64Kind::MapValueByFd:
+      st.regs[l->dst] = {TypeKind::MapValue, Range::constant(l->offset),
+                         l->mapIndex, 0, 0};
+      break;
+    default:
+      st.regs[l->dst] = Value::scalar(Range::constant(l->value));
+    }
+    out.push_back({i + 1 < Prog.insns.size() ? i + 1 : i, std::move(st)});
+    return out;
+  }
+  if (const auto *j = std::get_if<bpf::Jump>(&insn)) {
+    size_t target = indexOf(j->target);
+    if (j->op == bpf::JumpOpKind::Ja) {
+      out.push_back({target, std::move(st)});
+      return out;
+    }
+    if (!readReg(st, j->dst, i, report) ||
+        (!j->useImm && !readReg(st, j->src, i, report)))
+      return out;
+    const Value &d = st.regs[j->dst];
+    bool nullCheck = d.kind == TypeKind::MapValueOrNull && j->useImm &&
+                     j->imm == 0 && !j->is32 &&
+                     (j->op == bpf::JumpOpKind::Jeq ||
+                      j->op == bpf::JumpOpKind::Jne);
+    if (!nullCheck && (d.isPointer() || (!j->useImm && st.regs[j->src].isPointer())))
+      return fail(report, i, "pointer-compare",
+                  "comparison involving a pointer (other than a null check "
+                  "of a map lookup) would leak its address",
+                  {regLine(st, j->dst)}),
+             out;
+    for (bool taken : {false, true}) {
+      State s = st;
+      bool feasible = true;
+      refine(s, *j, taken, feasible);
+      if (feasible)
+        out.push_back({taken ? target : i + 1, std::move(s)});
+    }
+    return out;
+  }
+  if (const auto *c = std::get_if<bpf::Call>(&insn)) {
+    if (c->kind == bpf::CallKind::Local) {
+      if (depth + 1 >= MaxFrames)
+        return fail(report, i, "call-depth",
+                    "calls nest deeper than " + Twine(MaxFrames) + " frames"),
+               out;
+      State callee = st;
+      for (unsigned r = 6; r <= 9; ++r)
+        callee.regs[r] = Value{};
+      callee.regs[0] = Value{};
+      callee.frames.push_back(Frame{});
+      callee.regs[10] = {TypeKind::Stack, Range::constant(0), 0,
+                         uint32_t(callee.frames.size() - 1), 0};
+      BodyResult r = analyzeBody(indexOf(c->target), callee, depth + 1, report);
+      if (bound)
+        *bound = r.bound;
+      if (!r.exit)
+        return out;
+      State after = st;
+      after.frames.assign(r.exit->frames.begin(),
+                          r.exit->frames.begin() + st.frames.size());
+      after.regs[0] = r.exit->regs[0];
+      for (unsigned reg = 1; reg <= 5; ++reg)
+        after.regs[reg] = Value{};
+      next(after);
+      return out;
+    }
+    const HelperProto *proto = findProto(uint32_t(c->imm));
+    if (!proto) // the structural verifier refused it already
+      return out;
+    std::optional<uint32_t> map;
+    bool ok = true;
+    for (unsigned a = 0; a < 5 && ok; ++a) {
+      unsigned reg = a + 1;
+      ArgKind k = proto->args[a];
+      if (k == ArgKind::DontCare)
+        continue;
+      if (!readReg(st, reg, i, report)) {
+        ok = false;
+        break;
+      }
+      const Value &v = st.regs[reg];
+      auto argError = [&](const Twine &what) {
+        ok = fail(report, i, "helper-arg",
+                  formatv("argument {0} of {1}: ", reg, proto->name).str() +
+                      what.str(),
+                  {regLine(st, reg)});
+      };
+      switch (k) {
+      case ArgKind::ConstMapPtr:
+        if (v.kind != TypeKind::MapPtr)
+          argError("expected a map");
+        else
+          map = v.map;
+        break;
+      case ArgKind::PtrToMapKey:
+      case ArgKind::PtrToMapValue: {
+        if (!map) {
+          argError("no map argument before it");
+          break;
+        }
+        const MapDef &m = Spec.maps[*map];
+        if (m.type == uint32_t(bpfobject::MapTypeKind::PerfEventArray)) {
+          argError("map '" + m.name + "' is a perf event array");
+          break;
+        }
+        uint64_t n = k == ArgKind::PtrToMapKey ? m.keySize : m.valueSize;
+        ok = checkMemArg(st, i, report, reg, n, n, false,
+                         k == ArgKind::PtrToMapKey ? "map key" : "map value");
+        break;
+      }
+      case ArgKind::PtrToCtx:
+        if (v.kind != TypeKind::Ctx || v.range != Range::constant(0))
+          argError("expected the context pointer (r1 at entry)");
+        break;
+      case ArgKind::PtrToUninitMem:
+      case ArgKind::PtrToMemReadonly: {
+        if (a + 1 >= 5) {
+          argError("no size argument");
+          break;
+        }
+        const Value &size = st.regs[reg + 1];
+        if (!readReg(st, reg + 1, i, report)) {
+          ok = false;
+          break;
+        }
+        if (size.kind != TypeKind::Scalar) {
+          argError("size in r" + Twine(reg + 1) + " is not a scalar");
+          break;
+        }
+        bool zeroOk = proto->args[a + 1] == ArgKind::ConstSizeOrZero;
+        if (!zeroOk && size.range.umin == 0) {
+          argError("size in r" + Twine(reg + 1) + " may be zero (" +
+                   size.range.str() + ")");
+          break;
+        }
+        ok = checkMemArg(st, i, report, reg, size.range.umin, size.range.umax,
+                         k == ArgKind::PtrToUninitMem,
+                         k == ArgKind::PtrToUninitMem ? "buffer to fill"
+                                                      : "memory to read");
+        break;
+      }
+      case ArgKind::ConstSize:
+      case ArgKind::ConstSizeOrZero:
+      case ArgKind::Anything:
+        if (v.isPointer() && k != ArgKind::Anything)
+          argError("expected a scalar");
+        break;
+      case ArgKind::DontCare:
+        break;
+      }
+    }
+    if (!ok)
+      return out;
+    for (unsigned reg = 1; reg <= 5; ++reg)
+      st.regs[reg] = Value{};
+    if (proto->ret == RetKind::PtrToMapValueOrNull && map)
+      st.regs[0] = {TypeKind::MapValueOrNull, Range::constant(0), *map, 0,
+                    uint32_t(i + 1)};
+    else
+      st.regs[0] = Value::scalar();
+    next(st);
+    return out;
+  }
+  if (std::holds_alternative<bpf::Exit>(insn)) {
+    if (!readReg(st, 0, i, report))
+      return out;
+    if (st.regs[0].kind != TypeKind::Scalar &&
+        !(depth > 0 && st.regs[0].isPointer() &&
+          !(st.regs[0].kind == TypeKind::Stack &&
+            st.regs[0].frame == depth)))
+      return fail(report, i, "pointer-leak",
+                  depth == 0 ? "r0 at exit must be a scalar; a pointer "
+                               "would leak to the host"
+                             : "a function returns a pointer to its own "
+                               "stack",
+                  {regLine(st, 0)}),
+             out;
+    out.push_back({SIZE_MAX, std::move(st)});
+    return out;
+  }
+  // CallX, LegacyPacketLoad, Poison: the structural verifier refused them
+  // where reachable.
+  return out;
+}
+
+BodyResult SafetyAnalysis::analyzeBody(size_t start, const State &entry,
+                                       unsigned depth, bool report) {
+  size_t end = bodyEnd(start);
+  std::vector<std::optional<State>> in(end - start);
+  std::vector<unsigned> visits(end - start, 0);
+  std::set<size_t> loopHeads;
+  for (size_t i = start; i < end; ++i)
+    for (size_t s : successors(i))
+      if (s <= i && s >= start)
+        loopHeads.insert(s);
+  BodyResult result;
+  in[0] = entry;
+  std::set<size_t> work{start};
+  while (!work.empty()) {
+    size_t i = *work.begin();
+    work.erase(work.begin());
+    Succs succs = transfer(i, *in[i - start], depth, false);
+    for (auto &[s, st] : succs) {
+      if (s == SIZE_MAX) {
+        result.exit = result.exit ? join(*result.exit, st, false, Thresholds)
+                                  : st;
+        continue;
+      }
+      std::optional<State> &slot = in[s - start];
+      if (!slot) {
+        slot = std::move(st);
+        work.insert(s);
+        continue;
+      }
+      bool widening = loopHeads.count(s) && ++visits[s - start] > WidenAfter;
+      State joined = join(*slot, st, widening, Thresholds);
+      if (joined == *slot)
+        continue;
+      slot = std::move(joined);
+      work.insert(s);
+    }
+  }
+  if (!report)
+    return result;
+  // Report with the fixpoint states; collect callee bounds on the way.
+  std::map<size_t, uint64_t> callBounds;
+  bool callsBounded = true;
+  for (size_t i = start; i < end; ++i) {
+    if (!in[i - start])
+      continue;
+    std::optional<uint64_t> calleeBound;
+    transfer(i, *in[i - start], depth, true, &calleeBound);
+    const auto *c = std::get_if<bpf::Call>(&Prog.insns[i].insn);
+    if (c && c->kind == bpf::CallKind::Local) {
+      if (calleeBound)
+        callBounds[i] = *calleeBound;
+      else
+        callsBounded = false;
+    }
+  }
+  if (callsBounded)
+    result.bound = boundBody(start, in, callBounds, depth);
+  return result;
+}
+
+std::optional<uint64_t>
+SafetyAnalysis::boundBody(size_t start,
+                          const std::vector<std::optional<State>> &in,
+                          const std::map<size_t, uint64_t> &calls,
+                          unsigned depth) {
+  size_t end = bodyEnd(start);
+  auto reached = [&](size_t i) { return bool(in[i - start]); };
+  auto cost = [&](size_t i) -> uint64_t {
+    auto it = calls.find(i);
+    return 1 + (it == calls.end() ? 0 : it->second);
+  };
+  // Back edges of reachable code, grouped by loop header.
+  std::map<size_t, std::vector<size_t>> latchesOf;
+  for (size_t i = start; i < end; ++i)
+    if (reached(i))
+      for (size_t s : successors(i))
+        if (s <= i)
+          latchesOf[s].push_back(i);
+  if (latchesOf.empty()) {
+    std::vector<uint64_t> longest(end - start, 0);
+    for (size_t i = end; i-- > start;) {
+      if (!reached(i))
+        continue;
+      uint64_t next = 0;
+      for (size_t s : successors(i))
+        if (s < end)
+          next = std::max(next, longest[s - start]);
+      longest[i - start] = cost(i) + next;
+    }
+    return longest[0];
+  }
+  std::vector<long double> mult(end - start, 1);
+  bool ok = true;
+  for (auto &[h, latches] : latchesOf) {
+    // The natural loop: the header and what reaches a latch without it.
+    std::set<size_t> body{h};
+    SmallVector<size_t, 16> work(latches.begin(), latches.end());
+    std::vector<SmallVector<size_t, 2>> preds(end - start);
+    for (size_t i = start; i < end; ++i)
+      if (reached(i))
+        for (size_t s : successors(i))
+          if (s < end)
+            preds[s - start].push_back(i);
+    while (!work.empty()) {
+      size_t n = work.pop_back_val();
+      if (!body.insert(n).second)
+        continue;
+      append_range(work, preds[n - start]);
+    }
+    std::string why;
+    for (size_t n : body)
+      if (n != h)
+        for (size_t p : preds[n - start])
+          if (!body.count(p))
+            why = formatv("loop at insn {0} is entered other than through "
+                          "its head (insn {1})",
+                          Prog.insns[h].slot, Prog.insns[p].slot)
+                      .str();
+    std::optional<uint64_t> iters;
+    if (why.empty()) {
+      // The counter's range on entry: the join over edges from outside.
+      std::optional<State> entry;
+      for (size_t p : preds[h - start])
+        if (!body.count(p))
+          for (auto &[s, st] : transfer(p, *in[p - start], depth, false))
+            if (s == h)
+              entry = entry ? join(*entry, st, false, Thresholds) : st;
+      if (!entry)
+        why = "loop has no entry";
+      else {
+        // Find a counter: compared at an exit with a constant, stepped by
+        // one constant add on every iteration, written nowhere else.
+        for (size_t j : body) {
+          const auto *jmp = std::get_if<bpf::Jump>(&Prog.insns[j].insn);
+          if (!jmp || jmp->op == bpf::JumpOpKind::Ja)
+            continue;
+          size_t t = indexOf(jmp->target);
+          bool tIn = body.count(t), fIn = body.count(j + 1);
+          if (tIn == fIn)
+            continue;
+          std::optional<int64_t> limit;
+          if (jmp->useImm)
+            limit = jmp->imm;
+          else if (in[j - start]->regs[jmp->src].kind == TypeKind::Scalar &&
+                   in[j - start]->regs[jmp->src].range.isConstant() &&
+                   in[j - start]->regs[jmp->src].range.smin >= INT32_MIN &&
+                   in[j - start]->regs[jmp->src].range.smax <= INT32_MAX)
+            limit = in[j - start]->regs[jmp->src].range.smin;
+          if (!limit)
+            continue;
+          bpf::Reg r = jmp->dst;
+          std::optional<size_t> step;
+          bool other = false;
+          for (size_t n : body) {
+            const bpf::Insn &insn = Prog.insns[n].insn;
+            const auto *a = std::get_if<bpf::Alu>(&insn);
+            bool writes = false;
+            if (a)
+              writes = a->dst == r;
+            else if (const auto *l = std::get_if<bpf::Load>(&insn))
+              writes = l->dst == r;
+            else if (const auto *l = std::get_if<bpf::LoadImm64>(&insn))
+              writes = l->dst == r;
+            else if (const auto *e = std::get_if<bpf::Endian>(&insn))
+              writes = e->dst == r;
+            else if (const auto *at = std::get_if<bpf::Atomic>(&insn))
+              writes = (at->fetch && at->src == r) ||
+                       (at->op == bpf::AtomicOpKind::CmpXchg && r == 0);
+            else if (std::holds_alternative<bpf::Call>(insn))
+              writes = r <= 5;
+            if (!writes)
+              continue;
+            if (a && a->op == bpf::AluOpKind::Add && a->useImm &&
+                a->imm != 0 && a->is64 == !jmp->is32 && !step)
+              step = n;
+            else
+              other = true;
+          }
+          if (!step || other)
+            continue;
+          // Both the step and the test lie on every iteration: removing
+          // either disconnects the header from all latches.
+          auto onEveryCycle = [&](size_t x) {
+            if (x == h)
+              return true;
+            std::set<size_t> seen{h};
+            SmallVector<size_t, 16> w{h};
+            while (!w.empty()) {
+              size_t n = w.pop_back_val();
+              for (size_t s : successors(n))
+                if (s != x && body.count(s) && s != h &&
+                    seen.insert(s).second)
+                  w.push_back(s);
+              if (is_contained(latches, n) && n != x)
+                return false;
+            }
+            return true;
+          };
+          if (!onEveryCycle(*step) || !onEveryCycle(j))
+            continue;
+          int64_t c = std::get<bpf::Alu>(Prog.insns[*step].insn).imm;
+          // The condition that keeps the loop going.
+          bpf::JumpOpKind op = jmp->op;
+          if (!tIn) {
+            using K = bpf::JumpOpKind;
+            static const std::map<K, K> Neg{
+                {K::Jeq, K::Jne}, {K::Jne, K::Jeq}, {K::Jlt, K::Jge},
+                {K::Jge, K::Jlt}, {K::Jle, K::Jgt}, {K::Jgt, K::Jle},
+                {K::Jslt, K::Jsge}, {K::Jsge, K::Jslt}, {K::Jsle, K::Jsgt},
+                {K::Jsgt, K::Jsle}, {K::Jset, K::Jset}};
+            if (op == K::Jset)
+              continue;
+            op = Neg.at(op);
+          }
+          Range init = entry->regs[r].range;
+          if (entry->regs[r].kind != TypeKind::Scalar)
+            continue;
+          if (jmp->is32 && (init.umax > INT32_MAX))
+            continue;
+          using K = bpf::JumpOpKind;
+          bool isSigned = op == K::Jslt || op == K::Jsle || op == K::Jsgt ||
+                          op == K::Jsge;
+          __int128 lim = *limit, distance = -1;
+          __int128 lo = isSigned ? __int128(init.smin) : __int128(init.umin);
+          __int128 hi = isSigned ? __int128(init.smax) : __int128(init.umax);
+          if (!isSigned && lim < 0)
+            continue; // unsigned compare with a huge constant
+          if (c > 0 && (op == K::Jlt || op == K::Jslt))
+            distance = lim - lo;
+          else if (c > 0 && (op == K::Jle || op == K::Jsle))
+            distance = lim + 1 - lo;
+          else if (c == 1 && op == K::Jne && hi < lim)
+            distance = lim - lo;
+          else if (c < 0 && (op == K::Jsgt || (op == K::Jgt && c == -1)))
+            distance = hi - lim;
+          else if (c < 0 && (op == K::Jsge || (op == K::Jge && c == -1 && lim > 0)))
+            distance = hi - lim + 1;
+          else if (c == -1 && op == K::Jne && lo > lim)
+            distance = hi - lim;
+          if (distance < 0 && distance != -1)
+            distance = 0;
+          if (distance == -1)
+            continue;
+          __int128 step128 = c > 0 ? c : -__int128(c);
+          __int128 n = (distance + step128 - 1) / step128 + 1;
+          iters = n > __int128(UINT64_MAX) ? UINT64_MAX : uint64_t(n);
+          break;
+        }
+        if (!iters)
+          why = formatv("cannot bound the loop at insn {0}: no counter "
+                        "stepped by a constant towards a constant in an "
+                        "exit test",
+                        Prog.insns[h].slot)
+                    .str();
+      }
+    }
+    if (!iters) {
+      size_t latch = latches.front();
+      fail(true, latch, "unbounded-loop", why,
+           {"loop head: insn " + std::to_string(Prog.insns[h].slot)});
+      ok = false;
+      continue;
+    }
+    for (size_t n : body)
+      mult[n - start] *= (long double)*iters;
+  }
+  if (!ok)
+    return std::nullopt;
+  long double total = 0;
+  for (size_t i = start; i < end; ++i)
+    if (reached(i))
+      total += mult[i - start] * (long double)cost(i);
+  return total >= (long double)UINT64_MAX ? UINT64_MAX : uint64_t(total);
+}
+
+void SafetyAnalysis::run() {
+  const bpf::SlotInsn &last = Prog.insns.back();
+  SlotToIndex.assign(last.slot + bpf::slotCount(last.insn), 0);
+  for (size_t i = 0; i < Prog.insns.size(); ++i)
+    SlotToIndex[Prog.insns[i].slot] = i;
+  BodyStarts.insert(0);
+  for (const bpf::SlotInsn &si : Prog.insns) {
+    if (const auto *c = std::get_if<bpf::Call>(&si.insn);
+        c && c->kind == bpf::CallKind::Local)
+      BodyStarts.insert(indexOf(c->target));
+    if (const auto *j = std::get_if<bpf::Jump>(&si.insn); j && j->useImm)
+      for (int64_t d : {-1, 0, 1})
+        Thresholds.insert(int64_t(j->imm) + d);
+  }
+  for (int64_t t : {int64_t(0), int64_t(bpf::StackSize), CtxSize})
+    Thresholds.insert(t);
+  State entry;
+  entry.regs[1] = {TypeKind::Ctx, Range::constant(0), 0, 0, 0};
+  entry.regs[10] = {TypeKind::Stack, Range::constant(0), 0, 0, 0};
+  size_t before = Diags.size();
+  BodyResult r = analyzeBody(0, entry, 0, true);
+  if (Diags.size() != before || !Class.instructions)
+    return;
+  if (!r.bound)
+    return;
+  if (*r.bound > *Class.instructions) {
+    Diagnostic d;
+    d.ruleId = "instruction-bound";
+    d.object = Spec.objectName;
+    d.program = Prog.name;
+    d.message = formatv("at most {0} instructions execute per invocation; "
+                        "the policy allows {1}",
+                        *r.bound, *Class.instructions)
+                    .str();
+    d.policyLocation = Class.instructionsLoc;
+    d.context.push_back("class '" + Class.name + "' sets 'instructions' at " +
+                        Class.instructionsLoc.str());
+    Diags.push_back(std::move(d));
+  }
+}
+
+} // namespace
+
+void verifySafety(const bpfobject::ExtensionSpec &spec,
+                  const bpfobject::Program &prog,
+                  const policy::PolicyClass &cls,
+                  std::vector<Diagnostic> &diags) {
+  SafetyAnalysis(spec, prog, cls, diags).run();
+}
+
+} // namespace eimc::verifier
