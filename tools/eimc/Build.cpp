@@ -541,27 +541,32 @@ void addSpecEditOptions(CLI::App *cmd, std::vector<std::string> &attach,
 }
 } // namespace
 
+/// The options `build` and `verify` share.
+static void addVerifyOptions(CLI::App *cmd, VerifyOptions &options) {
+  cmd->add_option("host", options.host, "Host executable")->required();
+  cmd->add_option("-e,--ext", options.extensions, "eBPF object (repeatable)")
+      ->required();
+  cmd->add_option("--policy", options.policy, "Deployment policy (YAML)")
+      ->required();
+  cmd->add_option("--manifest", options.manifest,
+                  "Stored manifest (default: extract it from the host)");
+  addFormatOption(cmd, options.format);
+  cmd->add_option("--verifier", options.verifier,
+                  "structural (default) or safety (docs/verifier.md)")
+      ->check(CLI::IsMember({"structural", "safety"}));
+  addSpecEditOptions(cmd, options.attach, options.programs, options.skip,
+                     options.set);
+}
+
 Subcommand addBuildCommand(CLI::App &app) {
   auto options = std::make_shared<BuildOptions>();
   CLI::App *cmd = app.add_subcommand(
       "build", "Verify, compile and link extensions into a rewritten host");
-  cmd->add_option("host", options->host, "Host executable")->required();
-  cmd->add_option("-e,--ext", options->extensions, "eBPF object (repeatable)")
-      ->required();
-  cmd->add_option("--policy", options->policy, "Deployment policy (YAML)")
-      ->required();
+  addVerifyOptions(cmd, *options);
   cmd->add_option("-o,--output", options->output, "Rewritten host to write")
       ->required();
   cmd->add_option("--emit", options->emit, "Stop after a stage and print it")
       ->check(CLI::IsMember({"manifest", "spec", "ir", "asm", "obj", "plan"}));
-  cmd->add_option("--manifest", options->manifest,
-                  "Stored manifest (default: extract it from the host)");
-  addFormatOption(cmd, options->format);
-  cmd->add_option("--verifier", options->verifier,
-                  "structural (default) or safety (docs/verifier.md)")
-      ->check(CLI::IsMember({"structural", "safety"}));
-  addSpecEditOptions(cmd, options->attach, options->programs, options->skip,
-                     options->set);
   return {cmd, [options] { return runBuild(*options); }};
 }
 
@@ -569,18 +574,7 @@ Subcommand addVerifyCommand(CLI::App &app) {
   auto options = std::make_shared<VerifyOptions>();
   CLI::App *cmd = app.add_subcommand(
       "verify", "Check extensions against a policy without building");
-  cmd->add_option("host", options->host, "Host executable")->required();
-  cmd->add_option("-e,--ext", options->extensions, "eBPF object")->required();
-  cmd->add_option("--policy", options->policy, "Deployment policy")
-      ->required();
-  cmd->add_option("--manifest", options->manifest,
-                  "Stored manifest (default: extract it from the host)");
-  addFormatOption(cmd, options->format);
-  cmd->add_option("--verifier", options->verifier,
-                  "structural (default) or safety (docs/verifier.md)")
-      ->check(CLI::IsMember({"structural", "safety"}));
-  addSpecEditOptions(cmd, options->attach, options->programs, options->skip,
-                     options->set);
+  addVerifyOptions(cmd, *options);
   return {cmd, [options] { return runVerify(*options); }};
 }
 

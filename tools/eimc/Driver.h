@@ -34,16 +34,13 @@ enum class FormatKind { Text, Json, Sarif };
 /// Exit codes (docs/cli.md).
 enum ExitCode : int { ExitSuccess = 0, ExitRefused = 1, ExitUsage = 2 };
 
-struct BuildOptions {
+/// What `eimc verify` reads, and the front half of `eimc build`.
+struct VerifyOptions {
   std::string host;
   std::vector<std::string> extensions;
   std::string policy;
   /// `--verifier=structural|safety` (docs/verifier.md).
   std::string verifier = "structural";
-  std::string output;
-  /// Stop after a stage and print it: "", "spec", "ir", "asm", "obj"
-  /// (the relocatable object, to stdout), "plan".
-  std::string emit;
   FormatKind format = FormatKind::Text;
   /// Stored manifest (`--manifest`); empty: extract it from the host.
   std::string manifest;
@@ -56,22 +53,16 @@ struct BuildOptions {
   std::vector<std::string> set;
 };
 
+struct BuildOptions : VerifyOptions {
+  std::string output;
+  /// Stop after a stage and print it: "", "manifest", "spec", "ir", "asm",
+  /// "obj" (the relocatable object, to stdout), "plan".
+  std::string emit;
+};
+
 /// `eimc build`: the whole pipeline. Returns the exit code for refusals
 /// reported as data (verification), or an Error.
 llvm::Expected<int> runBuild(const BuildOptions &options);
-
-struct VerifyOptions {
-  std::string host;
-  std::vector<std::string> extensions;
-  std::string policy;
-  std::string verifier = "structural"; ///< as BuildOptions::verifier
-  FormatKind format = FormatKind::Text;
-  std::string manifest; ///< as BuildOptions::manifest
-  std::vector<std::string> attach;   ///< as BuildOptions::attach
-  std::vector<std::string> programs; ///< as BuildOptions::programs
-  std::vector<std::string> skip;     ///< as BuildOptions::skip
-  std::vector<std::string> set;      ///< as BuildOptions::set
-};
 
 /// `eimc verify`: object reading, policy and verification only.
 llvm::Expected<int> runVerify(const VerifyOptions &options);
