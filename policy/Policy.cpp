@@ -61,8 +61,7 @@ constexpr StringRef AllowedKeys[] = {"helpers", "host_functions", "state",
 /// Parses one document; errors carry "file:line:col: ".
 class PolicyParser {
 public:
-  PolicyParser(StringRef fileName, StringRef text)
-      : FileName(fileName.str()) {
+  PolicyParser(StringRef fileName, StringRef text) : FileName(fileName.str()) {
     SM.AddNewSourceBuffer(MemoryBuffer::getMemBuffer(text, fileName, false),
                           SMLoc());
   }
@@ -88,6 +87,12 @@ private:
   Error parseState(yaml::Node *node, PolicyClass &cls);
   Expected<StateGrant> parseStateGrant(yaml::Node *node);
   Error parseReturnOverride(yaml::Node *node, PolicyClass &cls);
+  /// Parses a YAML list with \p parseOne per item, appending to \p out;
+  /// \p notAList is the error for anything but a list.
+  template <typename T>
+  Error parseList(yaml::Node *node, const Twine &notAList,
+                  Expected<T> (PolicyParser::*parseOne)(yaml::Node *),
+                  std::vector<T> &out);
 
   std::string FileName;
   SourceMgr SM;
@@ -149,8 +154,8 @@ Expected<Policy> PolicyParser::parse() {
   yaml::Stream stream(SM.getMemoryBuffer(1)->getBuffer(), SM);
   yaml::document_iterator doc = stream.begin();
   if (doc == stream.end() || !doc->getRoot())
-    return createStringError(std::errc::invalid_argument,
-                             "%s: empty policy", FileName.c_str());
+    return createStringError(std::errc::invalid_argument, "%s: empty policy",
+                             FileName.c_str());
   yaml::Node *root = doc->getRoot();
   Policy policy;
   policy.file = FileName;
@@ -190,7 +195,8 @@ Error PolicyParser::parseTop(yaml::MappingNode *top, Policy &policy) {
               .Default(std::nullopt);
       if (!kind)
         return errorAt(kv.getValue(), "'isolation' is one of require, "
-                                      "prefer, off; got '" + *v + "'");
+                                      "prefer, off; got '" +
+                                          *v + "'");
       // Until the MPK gates exist (issue C1), require cannot be honoured:
       // fail closed at build time rather than run unisolated.
       if (*kind == IsolationKind::Require)
@@ -259,10 +265,10 @@ Error PolicyParser::parseClass(yaml::Node *node, PolicyClass &cls) {
     if (*key == "entry")
       cls.entryLoc = locOf(kv.getKey());
   }
-  for (auto [name, value] : {std::pair<StringRef, const std::string *>{
-                                 "name", &cls.name},
-                             {"entry", &cls.entry},
-                             {"match", &cls.match}})
+  for (auto [name, value] :
+       {std::pair<StringRef, const std::string *>{"name", &cls.name},
+        {"entry", &cls.entry},
+        {"match", &cls.match}})
     if (value->empty())
       return errorAt(node, "class needs '" + name + "'");
   return Error::success();
@@ -316,18 +322,27 @@ Expected<int64_t> PolicyParser::integer(yaml::Node *node, StringRef what) {
   return value;
 }
 
-Error PolicyParser::parseHostFunctions(yaml::Node *node, PolicyClass &cls) {
+template <typename T>
+Error PolicyParser::parseList(
+    yaml::Node *node, const Twine &notAList,
+    Expected<T> (PolicyParser::*parseOne)(yaml::Node *), std::vector<T> &out) {
   auto *seq = dyn_cast_or_null<yaml::SequenceNode>(node);
   if (!seq)
-    return errorAt(node, "'host_functions' must be a list of capability "
-                         "names");
+    return errorAt(node, notAList);
   for (yaml::Node &item : *seq) {
-    Expected<HostFunctionGrant> grant = parseHostFunction(&item);
-    if (!grant)
-      return grant.takeError();
-    cls.hostFunctions.push_back(std::move(*grant));
+    Expected<T> parsed = (this->*parseOne)(&item);
+    if (!parsed)
+      return parsed.takeError();
+    out.push_back(std::move(*parsed));
   }
   return Error::success();
+}
+
+Error PolicyParser::parseHostFunctions(yaml::Node *node, PolicyClass &cls) {
+  return parseList(node,
+                   "'host_functions' must be a list of capability "
+                   "names",
+                   &PolicyParser::parseHostFunction, cls.hostFunctions);
 }
 
 // `- name` grants the function as the manifest offers it;
@@ -374,7 +389,8 @@ Expected<HostFunctionGrant> PolicyParser::parseHostFunction(yaml::Node *node) {
   return grant;
 }
 
-Expected<ArgConstraintGrant> PolicyParser::parseArgConstraint(yaml::Node *node) {
+Expected<ArgConstraintGrant>
+PolicyParser::parseArgConstraint(yaml::Node *node) {
   auto *map = dyn_cast_or_null<yaml::MappingNode>(node);
   if (!map)
     return errorAt(node, "a constraint is a mapping: {arg: N, eq: V} or "
@@ -425,16 +441,8 @@ Expected<ArgConstraintGrant> PolicyParser::parseArgConstraint(yaml::Node *node) 
 }
 
 Error PolicyParser::parseState(yaml::Node *node, PolicyClass &cls) {
-  auto *seq = dyn_cast_or_null<yaml::SequenceNode>(node);
-  if (!seq)
-    return errorAt(node, "'state' must be a list of {name, access}");
-  for (yaml::Node &item : *seq) {
-    Expected<StateGrant> grant = parseStateGrant(&item);
-    if (!grant)
-      return grant.takeError();
-    cls.state.push_back(std::move(*grant));
-  }
-  return Error::success();
+  return parseList(node, "'state' must be a list of {name, access}",
+                   &PolicyParser::parseStateGrant, cls.state);
 }
 
 // `- {name: uri, access: read}`; a bare name means read.
@@ -462,8 +470,8 @@ Expected<StateGrant> PolicyParser::parseStateGrant(yaml::Node *node) {
       grant.name = *value;
     else if (*key == "access") {
       if (*value != "read" && *value != "write")
-        return errorAt(kv.getValue(), "'access' is read or write; got '" +
-                                          *value + "'");
+        return errorAt(kv.getValue(),
+                       "'access' is read or write; got '" + *value + "'");
       grant.write = *value == "write";
     } else
       return unknownKey(kv.getKey(), *key, {"name", "access"});
@@ -491,16 +499,8 @@ Error PolicyParser::parseReturnOverride(yaml::Node *node, PolicyClass &cls) {
 }
 
 Error PolicyParser::parseHelpers(yaml::Node *node, PolicyClass &cls) {
-  auto *seq = dyn_cast_or_null<yaml::SequenceNode>(node);
-  if (!seq)
-    return errorAt(node, "'helpers' must be a list of helper names");
-  for (yaml::Node &item : *seq) {
-    Expected<HelperGrant> grant = parseHelper(&item);
-    if (!grant)
-      return grant.takeError();
-    cls.helpers.push_back(std::move(*grant));
-  }
-  return Error::success();
+  return parseList(node, "'helpers' must be a list of helper names",
+                   &PolicyParser::parseHelper, cls.helpers);
 }
 
 Expected<HelperGrant> PolicyParser::parseHelper(yaml::Node *node) {
@@ -537,9 +537,7 @@ Expected<HelperGrant> PolicyParser::parseHelper(yaml::Node *node) {
 
 } // namespace
 
-std::string SourceLoc::str() const {
-  return file + ":" + std::to_string(line);
-}
+std::string SourceLoc::str() const { return file + ":" + std::to_string(line); }
 
 const PolicyClass *Policy::findClass(StringRef programName,
                                      StringRef section) const {
