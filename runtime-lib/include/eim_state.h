@@ -9,14 +9,20 @@
  * reader library (eimcState, C++) reads it; both include this header, so
  * the layout exists exactly once.
  *
- * Where: /dev/shm/eimc-<pid>.state, mode 0600, created by eim_rt_init()
+ * Where: /dev/shm/eimc-<euid>/<pid>.state: a directory per user, mode
+ * 0700 and checked to be the user's (runtime-lib/src/state_dir.c says
+ * why), holding one file per process, mode 0600, created by eim_rt_init()
  * with O_CREAT|O_EXCL after unlinking a stale file of a reused PID. The
  * file is a sparse EIM_STATE_RESERVE-byte tmpfs file mapped MAP_SHARED
  * once: memory is only spent on pages that are touched, the runtime needs
  * no file descriptor after start-up (it closes it, so the host never sees
  * an extra fd), and the mapping never moves, so pointers into it stay
- * valid. The file outlives the process (so the reader can drain the last
- * records); the next process with that PID replaces it.
+ * valid. The runtime holds an flock(LOCK_EX) on the file for as long as
+ * the mapping lives: a free lock means the writer is gone. The file
+ * outlives the process (so the reader can drain the last records); it is
+ * removed by the next host start of the same user once its lock is free
+ * and it is EIM_STATE_SWEEP_GRACE seconds old, by `eimc maps gc`, or by
+ * the next process with that PID.
  *
  * Compatibility rule: the first EIM_STATE_PREFIX_SIZE bytes (magic,
  * layout, eimc version) never change, so any reader can name the writer of
@@ -43,6 +49,13 @@ extern "C" {
 /* Stored last, with a release store, by eim_rt_ready(): until then the
  * reader must not trust the map table. */
 #define EIM_STATE_READY 0x59444552u /* "REDY" */
+
+/* The per-user directory is EIM_STATE_DIR_PREFIX followed by the
+ * effective uid in decimal. */
+#define EIM_STATE_DIR_PREFIX "/dev/shm/eimc-"
+/* Seconds after its last modification (at least its creation) before a
+ * dead process's file may be swept at another host's start-up. */
+#define EIM_STATE_SWEEP_GRACE 60
 
 /* Bytes reserved (sparse) per process; maps are carved from it. */
 #define EIM_STATE_RESERVE (64ull << 20)

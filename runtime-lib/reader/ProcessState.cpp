@@ -6,8 +6,9 @@
 //
 // The C++ half of the shared-state protocol whose C half is runtime-lib's
 // state.c and helpers.c; eim_state.h, included by both, is the layout.
-// ProcessState::open() maps /dev/shm/eimc-<pid>.state and validates it;
-// consumeEvents() is the consumer of the PERF_EVENT_ARRAY rings.
+// ProcessState::open() maps /dev/shm/eimc-<euid>/<pid>.state and validates
+// it; consumeEvents() is the consumer of the PERF_EVENT_ARRAY rings;
+// collectGarbage() removes the files of exited processes.
 //
 // Everything in the file is written by the observed process, so every
 // value is checked before it is used as an offset or a length; a bad value
@@ -31,7 +32,9 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -78,8 +81,121 @@ std::string boundedString(const char *chars, size_t capacity) {
 
 } // namespace
 
+std::string stateDirectory(unsigned uid) {
+  return (EIM_STATE_DIR_PREFIX + Twine(uid)).str();
+}
+
 std::string statePath(int pid) {
-  return ("/dev/shm/eimc-" + Twine(pid) + ".state").str();
+  // The runtime names the directory after its effective uid, which is
+  // what owns /proc/<pid>.
+  struct stat proc;
+  unsigned uid = ::geteuid();
+  if (::stat(("/proc/" + Twine(pid)).str().c_str(), &proc) == 0)
+    uid = proc.st_uid;
+  return (stateDirectory(uid) + "/" + Twine(pid) + ".state").str();
+}
+
+namespace {
+
+/// \returns true if \p path is a regular file whose runtime lock is free,
+/// i.e. no process maps it any more. Taking the lock is harmless: nothing
+/// but the runtime ever waits for it, and we drop it on close.
+bool isUnlocked(const std::string &path) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0)
+    return false;
+  struct stat info;
+  if (::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode))
+    return false;
+  return ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0;
+}
+
+/// \returns true if process \p pid maps file \p path, inode \p ino (both
+/// must match: inode numbers alone repeat across file systems).
+bool processMaps(int pid, const std::string &path, uint64_t ino) {
+  ErrorOr<std::unique_ptr<MemoryBuffer>> maps =
+      MemoryBuffer::getFileAsStream("/proc/" + Twine(pid) + "/maps");
+  if (!maps) // gone, or not ours to look at: keep the file when unsure
+    return processExists(pid);
+  SmallVector<StringRef, 0> lines;
+  (*maps)->getBuffer().split(lines, '\n');
+  std::string inoText = std::to_string(ino);
+  for (StringRef line : lines) {
+    SmallVector<StringRef, 6> fields;
+    line.split(fields, ' ', 5, false);
+    if (fields.size() == 6 && fields[4] == inoText &&
+        fields[5].trim().starts_with(path))
+      return true;
+  }
+  return false;
+}
+
+/// \returns the PID in \p name when it is "<digits><suffix>", else -1.
+int pidFromName(StringRef name, StringRef prefix, StringRef suffix) {
+  if (!name.consume_front(prefix) || !name.consume_back(suffix))
+    return -1;
+  int pid;
+  if (name.empty() || name.getAsInteger(10, pid) || pid <= 0)
+    return -1;
+  return pid;
+}
+
+/// Removes \p path, counting it in \p result.
+void removeCounted(const std::string &path, const struct stat &info,
+                   GcResult &result) {
+  if (::unlink(path.c_str()) != 0)
+    return;
+  ++result.removed;
+  result.bytes += uint64_t(info.st_blocks) * 512;
+}
+
+} // namespace
+
+Expected<GcResult> collectGarbage() {
+  GcResult result;
+  uid_t uid = ::geteuid();
+  std::string dir = stateDirectory(uid);
+  if (DIR *d = ::opendir(dir.c_str())) {
+    while (dirent *e = ::readdir(d)) {
+      if (pidFromName(e->d_name, "", ".state") < 0)
+        continue;
+      std::string path = dir + "/" + e->d_name;
+      struct stat info;
+      if (::lstat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode))
+        continue;
+      if (isUnlocked(path))
+        removeCounted(path, info, result);
+      else
+        ++result.live;
+    }
+    ::closedir(d);
+  } else if (errno != ENOENT) {
+    return makeMalformed("cannot read " + dir + ": " + sys::StrError(errno));
+  }
+  // Flat files of earlier eimc versions carry no lock: a file is garbage
+  // when its PID no longer maps it (exited, or reused by another image).
+  DIR *shm = ::opendir("/dev/shm");
+  if (!shm)
+    return result;
+  while (dirent *e = ::readdir(shm)) {
+    int pid = pidFromName(e->d_name, "eimc-", ".state");
+    if (pid < 0)
+      continue;
+    std::string path = std::string("/dev/shm/") + e->d_name;
+    struct stat info;
+    if (::lstat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode) ||
+        info.st_uid != uid)
+      continue;
+    if (processMaps(pid, path, info.st_ino)) {
+      ++result.live;
+      continue;
+    }
+    unsigned before = result.removed;
+    removeCounted(path, info, result);
+    result.legacy += result.removed - before;
+  }
+  ::closedir(shm);
+  return result;
 }
 
 Error ProcessState::validate() {
@@ -156,9 +272,14 @@ Error ProcessState::validateMap(unsigned index) {
 Expected<ProcessState> ProcessState::open(int pid) {
   if (pid <= 0)
     return makeMalformed("invalid process id " + Twine(pid));
+  return openFile(statePath(pid), pid);
+}
+
+Expected<ProcessState> ProcessState::openFile(const std::string &path,
+                                              int pid) {
   ProcessState st;
   st.pidValue = pid;
-  st.path = statePath(pid);
+  st.path = path;
   FileDescriptor fd(::open(st.path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
   if (fd.get() < 0) {
     int err = errno;

@@ -37,6 +37,8 @@ struct DumpOptions {
   bool consume = true;
   /// Print only totals per map (for tests that send thousands of records).
   bool summary = false;
+  /// Read this file (a copy) as PID's state instead of PID's own.
+  std::string file;
   /// Poll every 10 ms until this many records were read (at most 20 s).
   uint64_t waitCount = 0;
 };
@@ -84,7 +86,9 @@ Error dumpEvents(eimc::state::ProcessState &st, StringRef name,
 
 Error dump(const DumpOptions &options, raw_ostream &os) {
   Expected<eimc::state::ProcessState> st =
-      eimc::state::ProcessState::open(options.pid);
+      options.file.empty()
+          ? eimc::state::ProcessState::open(options.pid)
+          : eimc::state::ProcessState::openFile(options.file, options.pid);
   if (!st)
     return st.takeError();
   os << "pid " << st->pid() << " eimc " << st->eimcVersion() << "\n";
@@ -110,6 +114,8 @@ int main(int argc, char **argv) {
   app.add_option("pid", options.pid, "Process id")->required();
   app.add_flag("--consume,!--no-consume", options.consume,
                "Consume and print event records (default: on)");
+  app.add_option("--file", options.file,
+                 "Read this state file (e.g. a copy) as PID's");
   app.add_flag("--summary", options.summary,
                "Print record totals instead of records");
   app.add_option("--wait-count", options.waitCount,

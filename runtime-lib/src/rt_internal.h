@@ -28,24 +28,31 @@
 enum {
   EIM_SYS_WRITE = 1,
   EIM_SYS_CLOSE = 3,
+  EIM_SYS_FSTAT = 5,
   EIM_SYS_MMAP = 9,
   EIM_SYS_GETPID = 39,
+  EIM_SYS_FLOCK = 73,
   EIM_SYS_FTRUNCATE = 77,
+  EIM_SYS_GETEUID = 107,
   EIM_SYS_PRCTL = 157,
   EIM_SYS_ARCH_PRCTL = 158,
   EIM_SYS_GETTID = 186,
+  EIM_SYS_GETDENTS64 = 217,
   EIM_SYS_CLOCK_GETTIME = 228,
   EIM_SYS_EXIT_GROUP = 231,
   EIM_SYS_OPENAT = 257,
+  EIM_SYS_MKDIRAT = 258,
   EIM_SYS_UNLINKAT = 263,
   EIM_SYS_PROCESS_VM_READV = 310,
 };
 
 /* Kernel ABI constants (uapi headers), spelled out: no libc headers. */
 #define EIM_AT_FDCWD (-100)
+#define EIM_O_RDONLY 0
 #define EIM_O_RDWR 02
 #define EIM_O_CREAT 0100
 #define EIM_O_EXCL 0200
+#define EIM_O_DIRECTORY 0200000
 #define EIM_O_NOFOLLOW 0400000
 #define EIM_O_CLOEXEC 02000000
 #define EIM_PROT_READ 1
@@ -53,7 +60,10 @@ enum {
 #define EIM_MAP_SHARED 1
 #define EIM_PR_GET_NAME 16
 #define EIM_ARCH_GET_FS 0x1003
+#define EIM_CLOCK_REALTIME 0
 #define EIM_CLOCK_MONOTONIC 1
+#define EIM_LOCK_EX 2
+#define EIM_LOCK_NB 4
 #define EIM_ENOENT 2
 #define EIM_EEXIST 17
 #define EIM_E2BIG 7
@@ -132,6 +142,15 @@ EIM_HIDDEN __attribute__((noreturn)) void
 eim_fatal(const char *what, const char *detail, long err);
 /* Decimal text of \p v into \p buf (at least 21 bytes); returns length. */
 EIM_HIDDEN size_t eim_format_u64(char *buf, uint64_t v);
+
+/* state_dir.c */
+/* "/dev/shm/eimc-<uid>" into \p buf (of \p cap bytes); returns length. */
+EIM_HIDDEN size_t eim_state_dir_path(char *buf, size_t cap, uint32_t uid);
+/* Creates (0700) or opens the per-user state directory, checks it is ours
+ * and closed to others, and returns its descriptor; exits on failure. */
+EIM_HIDDEN long eim_state_dir_open(uint32_t *uid_out);
+/* Removes state files of exited processes from \p dirfd (see the file). */
+EIM_HIDDEN void eim_state_sweep(long dirfd);
 
 /* maps.c */
 /* Bytes of shared storage a HASH map of \p def needs (eim_state.h). */

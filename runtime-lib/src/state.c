@@ -7,8 +7,9 @@
  * eim_rt_init(), eim_map_init() (with eim_map_init_data() for global
  * data) and eim_rt_ready(): the start stub calls them, in that order,
  * before the host's entry point runs. They create
- * /dev/shm/eimc-<pid>.state (layout in eim_state.h), carve each map's
- * storage out of it and publish it for `eimc events` / `eimc maps`.
+ * /dev/shm/eimc-<euid>/<pid>.state (layout in eim_state.h; the directory
+ * and the sweep of exited processes' files are state_dir.c's), carve each
+ * map's storage out of it and publish it for `eimc events` / `eimc maps`.
  *
  * Failing here is fatal on purpose: a host whose extensions cannot record
  * anything must not run as if they were attached (fail closed, before
@@ -63,39 +64,49 @@ static size_t put(char *buf, size_t cap, size_t at, const char *s) {
   return at;
 }
 
-/* "<verb> /dev/shm/eimc-<pid>.state" for messages, or the bare path when
- * \p verb is empty. */
-static void describe(char *buf, size_t cap, const char *verb, int32_t pid) {
+/* "<verb> /dev/shm/eimc-<uid>/<pid>.state" for messages, or the bare path
+ * when \p verb is empty. */
+static void describe(char *buf, size_t cap, const char *verb, uint32_t uid,
+                     int32_t pid) {
   char num[21];
   num[eim_format_u64(num, (uint64_t)pid)] = '\0';
   size_t at = put(buf, cap, 0, verb);
   if (*verb)
     at = put(buf, cap, at, " ");
-  at = put(buf, cap, at, "/dev/shm/eimc-");
+  at += eim_state_dir_path(buf + at, cap - at, uid);
+  at = put(buf, cap, at, "/");
   at = put(buf, cap, at, num);
   put(buf, cap, at, ".state");
 }
 
 static int is_error(long r) { return (unsigned long)r > -4096ul; }
 
-/* Creates the file afresh and returns its descriptor. A file left by an
- * earlier process with the same PID is removed first: O_EXCL then
- * guarantees we never write into a file someone else prepared. */
-static long create_file(int32_t pid) {
-  char path[64], msg[96];
-  describe(path, sizeof(path), "", pid);
-  long r = eim_syscall3(EIM_SYS_UNLINKAT, EIM_AT_FDCWD, (long)path, 0);
+/* Creates the file afresh in \p dirfd and returns its descriptor, locked.
+ * A file left by an earlier process with the same PID is removed first:
+ * O_EXCL then guarantees we never write into a file someone else
+ * prepared. */
+static long create_file(long dirfd, uint32_t uid, int32_t pid) {
+  char name[32], msg[112];
+  size_t n = eim_format_u64(name, (uint64_t)pid);
+  put(name, sizeof(name), n, ".state");
+  long r = eim_syscall3(EIM_SYS_UNLINKAT, dirfd, (long)name, 0);
   if (r < 0 && r != -EIM_ENOENT) {
-    describe(msg, sizeof(msg), "unlink", pid);
+    describe(msg, sizeof(msg), "unlink", uid, pid);
     eim_fatal(CreateFailed, msg, r);
   }
-  long fd = eim_syscall6(EIM_SYS_OPENAT, EIM_AT_FDCWD, (long)path,
+  long fd = eim_syscall6(EIM_SYS_OPENAT, dirfd, (long)name,
                          EIM_O_RDWR | EIM_O_CREAT | EIM_O_EXCL |
                              EIM_O_NOFOLLOW | EIM_O_CLOEXEC,
                          0600, 0, 0);
   if (fd < 0) {
-    describe(msg, sizeof(msg), "open", pid);
+    describe(msg, sizeof(msg), "open", uid, pid);
     eim_fatal(CreateFailed, msg, fd);
+  }
+  /* Held until the last mapping of the file goes away (state_dir.c). */
+  r = eim_syscall3(EIM_SYS_FLOCK, fd, EIM_LOCK_EX | EIM_LOCK_NB, 0);
+  if (r < 0) {
+    describe(msg, sizeof(msg), "flock", uid, pid);
+    eim_fatal(CreateFailed, msg, r);
   }
   return fd;
 }
@@ -104,18 +115,22 @@ void eim_rt_init(void) {
   if (eim_rt.state)
     return; /* a second call (a second start stub) would lose the maps */
   int32_t pid = (int32_t)eim_syscall3(EIM_SYS_GETPID, 0, 0, 0);
-  long fd = create_file(pid);
-  char msg[96];
+  uint32_t uid;
+  long dirfd = eim_state_dir_open(&uid);
+  eim_state_sweep(dirfd);
+  long fd = create_file(dirfd, uid, pid);
+  eim_syscall3(EIM_SYS_CLOSE, dirfd, 0, 0);
+  char msg[112];
   long r = eim_syscall3(EIM_SYS_FTRUNCATE, fd, (long)EIM_STATE_RESERVE, 0);
   if (r < 0) {
-    describe(msg, sizeof(msg), "ftruncate", pid);
+    describe(msg, sizeof(msg), "ftruncate", uid, pid);
     eim_fatal(CreateFailed, msg, r);
   }
   long addr =
       eim_syscall6(EIM_SYS_MMAP, 0, (long)EIM_STATE_RESERVE,
                    EIM_PROT_READ | EIM_PROT_WRITE, EIM_MAP_SHARED, fd, 0);
   if (is_error(addr)) {
-    describe(msg, sizeof(msg), "mmap", pid);
+    describe(msg, sizeof(msg), "mmap", uid, pid);
     eim_fatal(CreateFailed, msg, addr);
   }
   eim_syscall3(EIM_SYS_CLOSE, fd, 0, 0);

@@ -15,6 +15,10 @@
 // Reading never stops or slows the process: elements are copied from the
 // shared state (eimc::state::ProcessState::readMap).
 //
+// `eimc maps gc` removes the state files of our user's exited processes
+// (eimc::state::collectGarbage; runtime-lib/src/state_dir.c has the
+// lifetime rules).
+//
 //===----------------------------------------------------------------------===//
 
 #include "Driver.h"
@@ -197,6 +201,16 @@ Expected<int> runDump(const MapsOptions &options) {
   return ExitSuccess;
 }
 
+Expected<int> runGc() {
+  Expected<state::GcResult> r = state::collectGarbage();
+  if (!r)
+    return r.takeError();
+  outs() << "removed " << r->removed << " state files (" << r->bytes
+         << " bytes; " << r->legacy << " legacy), kept " << r->live
+         << " of running processes\n";
+  return ExitSuccess;
+}
+
 } // namespace
 
 Subcommand addMapsCommand(CLI::App &app) {
@@ -214,9 +228,13 @@ Subcommand addMapsCommand(CLI::App &app) {
   dump->add_option("map", dumpOptions->map,
                    "Map name (default: every ARRAY and HASH map)");
   addFormatOption(dump, dumpOptions->format);
-  return {cmd, [listOptions, dumpOptions, list]() -> Expected<int> {
+  CLI::App *gc = cmd->add_subcommand(
+      "gc", "Remove the shared state of your exited processes");
+  return {cmd, [listOptions, dumpOptions, list, gc]() -> Expected<int> {
             if (list->parsed())
               return runList(*listOptions);
+            if (gc->parsed())
+              return runGc();
             return runDump(*dumpOptions);
           }};
 }

@@ -6,8 +6,8 @@
 ///
 /// \file
 /// The reader side of the shared state that runtime-lib creates in every
-/// rewritten process (/dev/shm/eimc-<pid>.state; layout in
-/// runtime-lib/include/eim_state.h). `eimc events` follows event maps with
+/// rewritten process (/dev/shm/eimc-<euid>/<pid>.state; layout and
+/// lifetime in runtime-lib/include/eim_state.h). `eimc events` follows event maps with
 /// it; `eimc maps` lists maps.
 ///
 /// The process may write the file at any time and may be buggy or hostile,
@@ -51,8 +51,30 @@ struct MapEntry {
   std::vector<uint8_t> value;
 };
 
-/// \returns where the runtime of process \p pid keeps its state.
+/// \returns the directory where processes of user \p uid keep their state.
+std::string stateDirectory(unsigned uid);
+
+/// \returns where the runtime of process \p pid keeps its state: in the
+/// directory of the process's effective user (the owner of /proc/<pid>),
+/// or of our own when the process does not exist.
 std::string statePath(int pid);
+
+/// What collectGarbage() did.
+struct GcResult {
+  unsigned removed = 0;   ///< state files of exited processes removed
+  uint64_t bytes = 0;     ///< tmpfs bytes they held (allocated blocks)
+  unsigned live = 0;      ///< files kept: their process still runs
+  unsigned legacy = 0;    ///< of `removed`: flat /dev/shm/eimc-<pid>.state
+                          ///< files of eimc versions before the per-user
+                          ///< directory
+};
+
+/// Removes our user's state files whose process is gone: in
+/// stateDirectory(geteuid()), those whose flock nobody holds (the runtime
+/// holds it while it maps the file); among legacy flat files we own, those
+/// whose PID no longer maps them. Unlike the runtime's start-up sweep, no
+/// grace period: the caller asked for it.
+llvm::Expected<GcResult> collectGarbage();
 
 /// A process's shared state, mapped read-write (consuming writes the
 /// consumer positions). Move-only; unmaps on destruction.
@@ -65,6 +87,10 @@ public:
   /// version ("written by eimc X, layout N; this eimc reads layout M");
   /// the runtime has not published it yet; the map table is malformed.
   static llvm::Expected<ProcessState> open(int pid);
+  /// Opens and validates the state file at \p path as if it were \p pid's
+  /// (for inspecting a copy; the same checks as open()).
+  static llvm::Expected<ProcessState> openFile(const std::string &path,
+                                               int pid);
 
   ProcessState(ProcessState &&other) noexcept;
   ProcessState &operator=(ProcessState &&other) noexcept;
