@@ -294,13 +294,31 @@ Error Reader::readMaps() {
   return Error::success();
 }
 
+/// \p sym's name; for a section symbol (named by its section), an error if
+/// its section index is reserved or out of range, where LLVM 19's
+/// getName() would read past the section headers (found by
+/// fuzz/ObjectReaderFuzzer.cpp).
+static Expected<StringRef> symbolName(const SymbolRef &sym) {
+  Expected<SymbolRef::Type> type = sym.getType();
+  if (!type)
+    return type.takeError();
+  if (*type != SymbolRef::ST_Debug)
+    return sym.getName();
+  Expected<section_iterator> sec = sym.getSection();
+  if (!sec)
+    return sec.takeError();
+  if (*sec == sym.getObject()->section_end())
+    return makeMalformed("section symbol without a section");
+  return sym.getName();
+}
+
 /// Values of the named object symbols defined in section \p sectionIndex.
 Expected<std::map<std::string, uint32_t>>
 Reader::symbolOffsetsIn(uint64_t sectionIndex) const {
   std::map<std::string, uint32_t> out;
   for (const ELFSymbolRef &sym : obj.symbols()) {
     Expected<section_iterator> sec = sym.getSection();
-    Expected<StringRef> name = sym.getName();
+    Expected<StringRef> name = symbolName(sym);
     Expected<uint64_t> value = sym.getValue();
     if (!sec || !name || !value)
       return joinErrors(joinErrors(sec.takeError(), name.takeError()),
@@ -458,7 +476,7 @@ Error Reader::relocateOne(const RelocationRef &reloc, CodeSection &code) {
   if (sym == obj.symbol_end())
     return makeMalformed("relocation at insn " + Twine(slot) +
                          " has no symbol");
-  Expected<StringRef> symName = sym->getName();
+  Expected<StringRef> symName = symbolName(*sym);
   Expected<section_iterator> symSec = sym->getSection();
   Expected<uint64_t> symValue = sym->getValue();
   if (!symName || !symSec || !symValue)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The parse table of every eBPF object Debian ships (docs/compatibility.md).
 
-Usage: object-table.py WORKDIR > table.md   (eimc and eimc-readobj on PATH,
+Usage: object-table.py WORKDIR [--safety [--kernel]] > table.md
+       (eimc, eimc-readobj and eimc-verify-bench on PATH,
        e.g. PATH=build/bin:$PATH)
 
 Objects (read from the installed packages, never committed):
@@ -21,12 +22,23 @@ reason is eimc's first diagnostic, without its location prefix.
 Prints a Markdown table (one row per program, or one per object that is
 refused whole) and a summary: objects, crashes, programs, built, refused,
 and the most common reasons. Exits 1 if any object crashed the reader.
+
+With --safety (docs/compatibility.md, benchmarks/README.md): for each
+program the structural verifier accepts, the safety verdict with its
+reason, its size, eimc's safety verification time (eimc-verify-bench:
+in-process, best of 50 runs of safety mode minus best of 50 of structural
+mode, which safety mode runs first) and, with --kernel as
+root with bpftool, the kernel's own "verification time" from
+`bpftool -d prog loadall` of the whole object (pinned under /sys/fs/bpf
+and removed at once; "-" where the kernel does not load the object).
+Exits 1 if the safety verifier crashed.
 """
 import collections
 import glob
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -92,7 +104,7 @@ def reason_of(stderr):
     return stderr.strip().splitlines()[0] if stderr.strip() else "no message"
 
 
-def verify(work, path, prog, section, kind, symbol, helpers):
+def verify(work, path, prog, section, kind, symbol, helpers, extra=()):
     entry = "probe_target"
     attach = []
     if kind in ("kprobe", "kretprobe"):
@@ -111,10 +123,9 @@ def verify(work, path, prog, section, kind, symbol, helpers):
                 "    allowed:\n      helpers:\n")
         for h in helpers:
             f.write(f"        - {h}\n")
-    r = subprocess.run(["eimc", "verify", "/bin/true",
-                        "-e", path, "--program", prog, *attach,
-                        "--policy", policy, "--manifest", manifest],
-                       capture_output=True, text=True)
+    cmd = ["eimc", "verify", "/bin/true", "-e", path, "--program", prog,
+           *attach, "--policy", policy, "--manifest", manifest, *extra]
+    r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode < 0 or r.returncode > 2:
         return "crash", f"eimc verify exited {r.returncode}"
     if r.returncode == 0:
@@ -122,9 +133,104 @@ def verify(work, path, prog, section, kind, symbol, helpers):
     return "refused", reason_of(r.stderr)
 
 
+INSNS = re.compile(r", (\d+) insns$")
+
+
+def kernel_load(work, path):
+    """{program: (verification usec, processed insns)} from bpftool, or
+    (None, first error line) when the kernel refuses the object."""
+    pin = os.path.join("/sys/fs/bpf", f"eimc-bench-{os.getpid()}")
+    r = subprocess.run(["bpftool", "-d", "prog", "loadall", path, pin],
+                       capture_output=True, text=True, timeout=120)
+    subprocess.run(["rm", "-rf", pin])
+    if r.returncode != 0:
+        errs = [l for l in r.stderr.splitlines() if l.startswith("Error")]
+        return None, errs[-1] if errs else f"bpftool exited {r.returncode}"
+    times, prog = {}, None
+    for line in r.stderr.splitlines():
+        m = re.match(r"libbpf: prog '([^']*)': -- BEGIN PROG LOAD LOG", line)
+        if m:
+            prog = m.group(1)
+        m = re.match(r"verification time (\d+) usec", line)
+        if m and prog:
+            times[prog] = int(m.group(1))
+    return times, ""
+
+
+def safety_main(work, kernel_times):
+    helpers = helper_names()
+    can_load = (kernel_times and os.geteuid() == 0
+                and shutil.which("bpftool"))
+    rows, reasons = [], collections.Counter()
+    crashes = 0
+    total = {"insns": 0, "eimc": 0.0, "kinsns": 0, "kernel": 0.0,
+             "keimc": 0.0}
+    for package, name, path in collect(work):
+        r = subprocess.run(["eimc-readobj", path],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            continue
+        progs = [(m.groups(), int(INSNS.search(l).group(1)))
+                 for l in r.stdout.splitlines()
+                 if (m := PROGRAM.match(l)) and INSNS.search(l)]
+        kernel = None
+        bench = {}
+        for (prog, section, kind, symbol), insns in progs:
+            args = (work, path, prog, section, kind, symbol, helpers)
+            if verify(*args)[0] != "built":
+                continue
+            if kernel is None:
+                kernel = kernel_load(work, path) if can_load else ({}, "")
+                out = subprocess.run(["eimc-verify-bench", "--runs", "50",
+                                      path], capture_output=True, text=True,
+                                     check=True).stdout
+                for line in out.splitlines():
+                    f = line.split()
+                    bench[f[0]] = (int(f[2]), int(f[3]))
+            verdict, why = verify(*args, extra=["--verifier=safety"])
+            structural_ns, safety_ns = bench[prog]
+            us = max(0, safety_ns - structural_ns) / 1000
+            crashes += verdict == "crash"
+            verdict = {"built": "accepted"}.get(verdict, verdict)
+            if verdict != "accepted":
+                reasons[re.sub(r"'[^']*'|#?\d+", "N", why)] += 1
+            ktimes = kernel[0]
+            kus = ktimes.get(prog) if ktimes else None
+            total["insns"] += insns
+            total["eimc"] += us
+            if kus is not None:
+                total["kinsns"] += insns
+                total["kernel"] += kus
+                total["keimc"] += us
+            rows.append((name, prog, str(insns), verdict, why, f"{us:.1f}",
+                         "-" if kus is None else str(kus)))
+    print("| object | program | insns | safety | reason | eimc µs | kernel µs |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
+    print()
+    accepted = sum(r[3] == "accepted" for r in rows)
+    print(f"programs (structurally built): {len(rows)}")
+    print(f"safety accepted: {accepted}")
+    print(f"safety refused: {len(rows) - accepted - crashes}")
+    print(f"crashes: {crashes}")
+    per = lambda us, n: f"{1000 * us / n:.1f}" if n else "-"
+    print(f"eimc safety µs per 1,000 insns: {per(total['eimc'], total['insns'])}"
+          f" ({total['insns']} insns)")
+    print(f"on the programs the kernel loads: eimc "
+          f"{per(total['keimc'], total['kinsns'])}, kernel "
+          f"{per(total['kernel'], total['kinsns'])} ({total['kinsns']} insns)")
+    print("reasons:")
+    for why, n in reasons.most_common():
+        print(f"  {n:4} {why}")
+    return 1 if crashes else 0
+
+
 def main():
     work = sys.argv[1]
     os.makedirs(work, exist_ok=True)
+    if "--safety" in sys.argv[2:]:
+        return safety_main(work, "--kernel" in sys.argv[2:])
     helpers = helper_names()
     objects = collect(work)
     rows, crashes = [], 0

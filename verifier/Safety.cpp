@@ -139,7 +139,6 @@ private:
   std::set<size_t> BodyStarts;
   std::set<int64_t> Thresholds;
   std::set<std::pair<size_t, std::string>> Reported;
-  uint32_t NextNullId = 1;
 };
 
 std::optional<bpfobject::SourceLine> sourceFor(const Program &prog,
