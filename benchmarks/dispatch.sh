@@ -7,9 +7,8 @@
 #   benchmarks/dispatch.sh
 #
 # Environment:
-#   EIMC=path/to/eimc   eimc to use (default: the newest of /work/build-bench,
-#                       /work/build-lead, build/ under the source tree; built
-#                       into /work/build-bench if none exists)
+#   EIMC=path/to/eimc   eimc to use (default: $BUILD_DIR/bin/eimc, built
+#                       by scripts/build.sh; BUILD_DIR defaults to build/)
 #   N=10000000          calls per timed run (a)-(d)
 #   KN=100000           calls per timed run for the kernel probes
 #   CGN=1000000         calls per callgrind run
@@ -52,17 +51,9 @@ need valgrind "apt-get install valgrind"
 
 # --- eimc -------------------------------------------------------------------
 if [ -z "${EIMC:-}" ]; then
-  for d in /work/build-bench /work/build-lead "$SRC/build"; do
-    if [ -x "$d/bin/eimc" ] && { [ -z "${EIMC:-}" ] || [ "$d/bin/eimc" -nt "$EIMC" ]; }; then
-      EIMC="$d/bin/eimc"
-    fi
-  done
-fi
-if [ -z "${EIMC:-}" ]; then
-  echo "building eimc into /work/build-bench" >&2
-  cmake -S "$SRC" -B /work/build-bench -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  ninja -C /work/build-bench eimc >/dev/null
-  EIMC=/work/build-bench/bin/eimc
+  # The project's own build directory (scripts/build.sh), built if needed.
+  BUILD_DIR="${BUILD_DIR:-$SRC/build}" "$SRC/scripts/build.sh" >/dev/null
+  EIMC="${BUILD_DIR:-$SRC/build}/bin/eimc"
 fi
 [ -x "$EIMC" ] || die "no eimc at $EIMC"
 
