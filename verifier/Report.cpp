@@ -33,6 +33,14 @@ static StringRef severityName(SeverityKind kind) {
   llvm_unreachable("unknown severity");
 }
 
+std::optional<bpfobject::SourceLine> sourceFor(const bpfobject::Program &prog,
+                                               uint32_t slot) {
+  auto it = prog.lines.upper_bound(slot);
+  if (it == prog.lines.begin())
+    return std::nullopt;
+  return std::prev(it)->second;
+}
+
 std::string formatDiagnostic(const Diagnostic &d) {
   std::string out;
   raw_string_ostream os(out);

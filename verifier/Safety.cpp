@@ -27,6 +27,7 @@
 
 #include "AbstractState.h"
 #include "Safety.h"
+#include "VerifierInternal.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallVector.h"
@@ -140,14 +141,6 @@ private:
   std::set<int64_t> Thresholds;
   std::set<std::pair<size_t, std::string>> Reported;
 };
-
-std::optional<bpfobject::SourceLine> sourceFor(const Program &prog,
-                                               uint32_t slot) {
-  auto it = prog.lines.upper_bound(slot);
-  if (it == prog.lines.begin())
-    return std::nullopt;
-  return std::prev(it)->second;
-}
 
 bool SafetyAnalysis::fail(bool report, size_t i, StringRef rule,
                           const Twine &msg, std::vector<std::string> ctx) {

@@ -128,14 +128,6 @@ private:
   std::vector<bool> Reachable;
 };
 
-std::optional<bpfobject::SourceLine> sourceFor(const Program &prog,
-                                               uint32_t slot) {
-  auto it = prog.lines.upper_bound(slot);
-  if (it == prog.lines.begin())
-    return std::nullopt;
-  return std::prev(it)->second;
-}
-
 void ProgramChecker::error(std::optional<size_t> index, StringRef rule,
                            const Twine &msg,
                            std::optional<policy::SourceLoc> policyLoc,

@@ -34,6 +34,11 @@ public:
 void foldConstantBranches(const bpfobject::ExtensionSpec &spec,
                           bpfobject::Program &prog);
 
+/// The source line of \p slot: .BTF.ext records line info at the first
+/// instruction of each line, so the nearest record at or before it.
+std::optional<bpfobject::SourceLine> sourceFor(const bpfobject::Program &prog,
+                                               uint32_t slot);
+
 } // namespace eimc::verifier
 
 #endif // EIMC_VERIFIER_VERIFIERINTERNAL_H
