@@ -82,6 +82,11 @@ private:
   Expected<HelperGrant> parseHelper(yaml::Node *node);
   Expected<int64_t> integer(yaml::Node *node, StringRef what);
   Error parseHostFunctions(yaml::Node *node, PolicyClass &cls);
+  /// A grant is a bare name (stored in \p name; returns null) or a
+  /// mapping (returned); anything else is the error \p shape.
+  Expected<yaml::MappingNode *> nameOrMapping(yaml::Node *node, StringRef what,
+                                              const Twine &shape,
+                                              std::string &name);
   Expected<HostFunctionGrant> parseHostFunction(yaml::Node *node);
   Expected<ArgConstraintGrant> parseArgConstraint(yaml::Node *node);
   Error parseState(yaml::Node *node, PolicyClass &cls);
@@ -338,6 +343,23 @@ Error PolicyParser::parseList(
   return Error::success();
 }
 
+Expected<yaml::MappingNode *> PolicyParser::nameOrMapping(yaml::Node *node,
+                                                          StringRef what,
+                                                          const Twine &shape,
+                                                          std::string &name) {
+  if (isa<yaml::ScalarNode>(node)) {
+    Expected<std::string> text = scalar(node, what);
+    if (!text)
+      return text.takeError();
+    name = *text;
+    return nullptr;
+  }
+  auto *map = dyn_cast<yaml::MappingNode>(node);
+  if (!map)
+    return errorAt(node, shape);
+  return map;
+}
+
 Error PolicyParser::parseHostFunctions(yaml::Node *node, PolicyClass &cls) {
   return parseList(node,
                    "'host_functions' must be a list of capability "
@@ -350,18 +372,16 @@ Error PolicyParser::parseHostFunctions(yaml::Node *node, PolicyClass &cls) {
 Expected<HostFunctionGrant> PolicyParser::parseHostFunction(yaml::Node *node) {
   HostFunctionGrant grant;
   grant.loc = locOf(node);
-  if (isa<yaml::ScalarNode>(node)) {
-    Expected<std::string> name = scalar(node, "a host function");
-    if (!name)
-      return name.takeError();
-    grant.name = *name;
-    return grant;
-  }
-  auto *map = dyn_cast<yaml::MappingNode>(node);
+  Expected<yaml::MappingNode *> map =
+      nameOrMapping(node, "a host function",
+                    "a host function is a name or a mapping with 'name' "
+                    "and 'constraints'",
+                    grant.name);
   if (!map)
-    return errorAt(node, "a host function is a name or a mapping with "
-                         "'name' and 'constraints'");
-  for (yaml::KeyValueNode &kv : *map) {
+    return map.takeError();
+  if (!*map)
+    return grant;
+  for (yaml::KeyValueNode &kv : **map) {
     Expected<std::string> key = scalar(kv.getKey(), "a key");
     if (!key)
       return key.takeError();
@@ -449,17 +469,14 @@ Error PolicyParser::parseState(yaml::Node *node, PolicyClass &cls) {
 Expected<StateGrant> PolicyParser::parseStateGrant(yaml::Node *node) {
   StateGrant grant;
   grant.loc = locOf(node);
-  if (isa<yaml::ScalarNode>(node)) {
-    Expected<std::string> name = scalar(node, "a state name");
-    if (!name)
-      return name.takeError();
-    grant.name = *name;
-    return grant;
-  }
-  auto *map = dyn_cast<yaml::MappingNode>(node);
+  Expected<yaml::MappingNode *> map =
+      nameOrMapping(node, "a state name",
+                    "a state grant is a name or {name, access}", grant.name);
   if (!map)
-    return errorAt(node, "a state grant is a name or {name, access}");
-  for (yaml::KeyValueNode &kv : *map) {
+    return map.takeError();
+  if (!*map)
+    return grant;
+  for (yaml::KeyValueNode &kv : **map) {
     Expected<std::string> key = scalar(kv.getKey(), "a key");
     if (!key)
       return key.takeError();
