@@ -155,7 +155,10 @@ bool hasRuntimeStorage(const bpfobject::MapDef &def) {
   using bpfobject::MapTypeKind;
   return def.type == uint32_t(MapTypeKind::Hash) ||
          def.type == uint32_t(MapTypeKind::Array) ||
-         def.type == uint32_t(MapTypeKind::PerfEventArray);
+         def.type == uint32_t(MapTypeKind::PerfEventArray) ||
+         def.type == uint32_t(MapTypeKind::PercpuHash) ||
+         def.type == uint32_t(MapTypeKind::PercpuArray) ||
+         def.type == uint32_t(MapTypeKind::RingBuf);
 }
 
 bool isReadOnlyData(const bpfobject::MapDef &def) {

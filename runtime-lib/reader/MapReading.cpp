@@ -5,9 +5,9 @@
 //===----------------------------------------------------------------------===//
 //
 // ProcessState::readMap() and mapBtf(), for `eimc maps`: the reader half
-// of the ARRAY and HASH layouts in eim_state.h, whose writer is
-// runtime-lib/src/maps.c. The process keeps running and writing: an ARRAY
-// value is copied as it is (a concurrent atomic add is either in or not),
+// of the ARRAY and HASH layouts (and their PERCPU forms) in eim_state.h, whose
+// writer is runtime-lib/src/maps.c. The process keeps running and writing: an
+// ARRAY value is copied as it is (a concurrent atomic add is either in or not),
 // a HASH bucket only when its state is LIVE and its seq was even and
 // unchanged around the copy of its key and value, as in the runtime's own
 // lock-free lookup. Every offset comes from the file and is checked
@@ -52,8 +52,14 @@ Expected<std::vector<MapEntry>> ProcessState::readMap(StringRef map) const {
     return makeMalformed(path + ": map '" + map + "': " + why);
   };
   std::vector<MapEntry> out;
-  if (info.type == EIM_MAP_TYPE_ARRAY) {
-    uint64_t stride = round8(info.valueSize);
+  // A PERCPU element is `slots` values, each padded to 8 bytes; a plain
+  // one is its value alone.
+  uint64_t valueBytes = info.slots
+                            ? uint64_t(info.slots) * round8(info.valueSize)
+                            : info.valueSize;
+  if (info.type == EIM_MAP_TYPE_ARRAY ||
+      info.type == EIM_MAP_TYPE_PERCPU_ARRAY) {
+    uint64_t stride = info.slots ? valueBytes : round8(info.valueSize);
     if (stride * info.maxEntries > region.size)
       return bad("values do not fit its data");
     for (uint32_t i = 0; i < info.maxEntries; ++i) {
@@ -61,21 +67,22 @@ Expected<std::vector<MapEntry>> ProcessState::readMap(StringRef map) const {
       e.key.resize(4);
       std::memcpy(e.key.data(), &i, 4);
       const uint8_t *v = data + i * stride;
-      e.value.assign(v, v + info.valueSize);
+      e.value.assign(v, v + valueBytes);
       out.push_back(std::move(e));
     }
     return out;
   }
-  if (info.type != EIM_MAP_TYPE_HASH)
+  if (info.type != EIM_MAP_TYPE_HASH && info.type != EIM_MAP_TYPE_PERCPU_HASH)
     return makeMalformed("map '" + map + "' has type " + Twine(info.type) +
-                         "; eimc maps dump reads ARRAY and HASH maps");
+                         "; eimc maps dump reads ARRAY and HASH maps and "
+                         "their PERCPU forms");
   eim_hash_header hh;
   if (region.size < sizeof(hh))
     return bad("no hash header");
   std::memcpy(&hh, data, sizeof(hh));
   uint64_t keyBytes = round8(info.keySize);
-  if (hh.bucket_size != EIM_HASH_BUCKET_HEADER + keyBytes +
-                            round8(info.valueSize) ||
+  uint64_t bucketValue = info.slots ? valueBytes : round8(info.valueSize);
+  if (hh.bucket_size != EIM_HASH_BUCKET_HEADER + keyBytes + bucketValue ||
       uint64_t(hh.buckets) * hh.bucket_size > region.size - sizeof(hh))
     return bad("buckets do not fit its data");
   for (uint32_t i = 0; i < hh.buckets; ++i) {
@@ -86,7 +93,7 @@ Expected<std::vector<MapEntry>> ProcessState::readMap(StringRef map) const {
     MapEntry e;
     const uint8_t *key = b + EIM_HASH_BUCKET_HEADER;
     e.key.assign(key, key + info.keySize);
-    e.value.assign(key + keyBytes, key + keyBytes + info.valueSize);
+    e.value.assign(key + keyBytes, key + keyBytes + valueBytes);
     std::atomic_thread_fence(std::memory_order_acquire);
     if ((seq & 1) || loadAcquire32(b + 4) != seq)
       continue; // rewritten while we copied: no consistent snapshot

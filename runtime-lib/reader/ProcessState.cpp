@@ -218,6 +218,16 @@ Error ProcessState::validate() {
                          " has not published its state yet (still starting)");
   // Beyond this point the runtime has finished writing the map table; it
   // never changes it again (a hostile process could, hence the copies).
+  if (header->trace_offset) {
+    uint64_t off = header->trace_offset, ring = header->trace_ring_size;
+    if (off < EIM_STATE_DATA_OFFSET || off % 8 != 0 || ring < 64 ||
+        !isPowerOf2_64(ring) || off > size ||
+        EIM_PERF_RING_HEADER + ring > size - off)
+      return makeMalformed(path + ": trace ring at offset " + Twine(off) +
+                           " size " + Twine(ring) + " is outside the file");
+    traceOffset = off;
+    traceRingSize = uint32_t(ring);
+  }
   uint32_t count = header->map_count;
   if (count > EIM_STATE_MAX_MAPS)
     return makeMalformed(path + ": " + Twine(count) + " maps (at most " +
@@ -241,6 +251,9 @@ Error ProcessState::validateMap(unsigned index) {
   info.flags = entry.map_flags;
   info.btfKeyTypeId = entry.btf_key_type_id;
   info.btfValueTypeId = entry.btf_value_type_id;
+  if (entry.type == EIM_MAP_TYPE_PERCPU_ARRAY ||
+      entry.type == EIM_MAP_TYPE_PERCPU_HASH)
+    info.slots = header->thread_slots;
   auto bad = [&](const Twine &why) {
     return makeMalformed(path + ": map " + Twine(index) + " ('" + info.name +
                          "'): " + why);
@@ -259,6 +272,14 @@ Error ProcessState::validateMap(unsigned index) {
       return bad(Twine(entry.max_entries) + " rings do not fit in " +
                  Twine(entry.size) + " bytes");
   }
+  if (info.slots && (info.slots > 4096 || info.valueSize > (1u << 20)))
+    return bad(Twine(info.slots) + " slots of " + Twine(info.valueSize) +
+               "-byte values");
+  if (entry.type == EIM_MAP_TYPE_RINGBUF &&
+      (entry.max_entries < 8 || !isPowerOf2_32(entry.max_entries) ||
+       EIM_RINGBUF_HEADER + uint64_t(entry.max_entries) > entry.size))
+    return bad("ring of " + Twine(entry.max_entries) +
+               " bytes does not fit in " + Twine(entry.size) + " bytes");
   if (entry.btf_size &&
       (entry.btf_offset > size || entry.btf_size > size - entry.btf_offset))
     return bad("BTF at offset " + Twine(entry.btf_offset) + " size " +
@@ -327,6 +348,8 @@ ProcessState &ProcessState::operator=(ProcessState &&other) noexcept {
   inode = other.inode;
   mapInfos = std::move(other.mapInfos);
   regions = std::move(other.regions);
+  traceOffset = other.traceOffset;
+  traceRingSize = other.traceRingSize;
   return *this;
 }
 
@@ -351,12 +374,21 @@ ProcessState::consumeEvents(StringRef map, uint64_t limit) {
   if (index < 0)
     return makeMalformed("process " + Twine(pidValue) + " has no map named '" +
                          map + "'");
+  std::vector<std::vector<uint8_t>> records;
+  if (mapInfos[index].type == EIM_MAP_TYPE_RINGBUF) {
+    if (Error e = consumeRingbuf(index, limit, records))
+      return std::move(e);
+    return records;
+  }
   if (mapInfos[index].type != EIM_MAP_TYPE_PERF_EVENT_ARRAY)
     return makeMalformed("map '" + map + "' of process " + Twine(pidValue) +
-                         " is not a PERF_EVENT_ARRAY");
-  std::vector<std::vector<uint8_t>> records;
+                         " is not a PERF_EVENT_ARRAY or a RINGBUF");
+  const Region &r = regions[index];
+  uint64_t stride = EIM_PERF_RING_HEADER + uint64_t(r.ringSize);
   for (uint32_t ring = 0; ring < mapInfos[index].maxEntries; ++ring)
-    if (Error e = consumeRing(index, ring, limit, records))
+    if (Error e = consumeRing(r.offset + ring * stride, r.ringSize,
+                              "map '" + map + "' ring " + Twine(ring), limit,
+                              records))
       return std::move(e);
   return records;
 }
@@ -376,27 +408,24 @@ static void ringBytes(uint8_t *area, uint32_t ringSize, uint64_t pos,
   std::memset(area, 0, n - first);
 }
 
-Error ProcessState::consumeRing(unsigned mapIndex, uint32_t ring,
-                                uint64_t limit,
+Error ProcessState::consumeRing(uint64_t ringOffset, uint32_t ringSize,
+                                const Twine &what, uint64_t limit,
                                 std::vector<std::vector<uint8_t>> &out) {
-  const Region &r = regions[mapIndex];
-  uint64_t stride = EIM_PERF_RING_HEADER + uint64_t(r.ringSize);
-  auto *rb = reinterpret_cast<eim_perf_ring *>(base + r.offset + ring * stride);
+  auto *rb = reinterpret_cast<eim_perf_ring *>(base + ringOffset);
   uint8_t *area = reinterpret_cast<uint8_t *>(rb) + EIM_PERF_RING_HEADER;
   std::atomic_ref<uint64_t> tailRef(rb->tail);
   uint64_t tail = tailRef.load(std::memory_order_relaxed); // ours alone
   uint64_t head = loadAcquire(rb->head);
   auto corrupt = [&](const Twine &why) {
-    return makeMalformed(path + ": map '" + mapInfos[mapIndex].name +
-                         "' ring " + Twine(ring) + ": " + why);
+    return makeMalformed(path + ": " + what + ": " + why);
   };
-  if (head - tail > r.ringSize || tail % 8 != 0)
+  if (head - tail > ringSize || tail % 8 != 0)
     return corrupt("head " + Twine(head) + " and tail " + Twine(tail) +
                    " are inconsistent");
   Error result = Error::success();
   while (tail != head && out.size() < limit) {
     uint64_t word = loadAcquire(
-        *reinterpret_cast<uint64_t *>(area + (tail & (r.ringSize - 1))));
+        *reinterpret_cast<uint64_t *>(area + (tail & (ringSize - 1))));
     if (word == 0)
       break; // reserved, not yet published: resume here next time
     uint64_t len = word & 0xffffffffu;
@@ -407,10 +436,10 @@ Error ProcessState::consumeRing(unsigned mapIndex, uint32_t ring,
       break;
     }
     std::vector<uint8_t> &rec = out.emplace_back(len);
-    ringBytes(area, r.ringSize, tail + EIM_REC_HEADER_SIZE, rec.data(), len);
+    ringBytes(area, ringSize, tail + EIM_REC_HEADER_SIZE, rec.data(), len);
     // Zero before handing the space back: "header word 0" must mean
     // "unpublished" when a producer reserves these bytes again.
-    ringBytes(area, r.ringSize, tail, nullptr, total);
+    ringBytes(area, ringSize, tail, nullptr, total);
     tail += total;
     // Hand each record's space back at once: a reader killed mid-drain
     // must not leave the tail behind zeroed headers, which every later
@@ -420,8 +449,78 @@ Error ProcessState::consumeRing(unsigned mapIndex, uint32_t ring,
   return result;
 }
 
+Error ProcessState::consumeRingbuf(unsigned mapIndex, uint64_t limit,
+                                   std::vector<std::vector<uint8_t>> &out) {
+  const Region &r = regions[mapIndex];
+  uint64_t ringSize = mapInfos[mapIndex].maxEntries;
+  auto *rb = reinterpret_cast<eim_ringbuf_header *>(base + r.offset);
+  uint8_t *area = base + r.offset + EIM_RINGBUF_HEADER;
+  std::atomic_ref<uint64_t> consRef(rb->consumer_pos);
+  uint64_t cons = consRef.load(std::memory_order_relaxed); // ours alone
+  uint64_t prod = loadAcquire(rb->producer_pos);
+  auto corrupt = [&](const Twine &why) {
+    return makeMalformed(path + ": map '" + mapInfos[mapIndex].name +
+                         "': " + why);
+  };
+  if (prod - cons > ringSize || cons % 8 != 0)
+    return corrupt("producer " + Twine(prod) + " and consumer " + Twine(cons) +
+                   " positions are inconsistent");
+  while (cons != prod && out.size() < limit) {
+    uint8_t *at = area + (cons & (ringSize - 1));
+    uint32_t word = loadAcquire32(*reinterpret_cast<uint32_t *>(at));
+    if (word & EIM_RB_BUSY)
+      break; // reserved, not yet submitted: resume here next time
+    uint64_t len = word & ~(EIM_RB_BUSY | EIM_RB_DISCARD);
+    uint64_t total = alignTo(len + EIM_RB_HDR_SIZE, 8);
+    // Records never wrap (eim_state.h): one that would is corrupt.
+    if (total > prod - cons || (cons & (ringSize - 1)) + total > ringSize)
+      return corrupt("bad record header 0x" + utohexstr(word) +
+                     " at position " + Twine(cons));
+    if (!(word & EIM_RB_DISCARD))
+      out.emplace_back(at + EIM_RB_HDR_SIZE, at + EIM_RB_HDR_SIZE + len);
+    cons += total;
+    consRef.store(cons, std::memory_order_release);
+  }
+  return Error::success();
+}
+
+Expected<std::vector<TraceLine>> ProcessState::consumeTrace(uint64_t limit) {
+  std::vector<TraceLine> lines;
+  if (!traceOffset)
+    return lines;
+  std::vector<std::vector<uint8_t>> records;
+  if (Error e =
+          consumeRing(traceOffset, traceRingSize, "trace ring", limit, records))
+    return std::move(e);
+  for (const std::vector<uint8_t> &rec : records) {
+    eim_trace_record head;
+    if (rec.size() < sizeof(head))
+      return makeMalformed(path + ": trace ring: a " + Twine(rec.size()) +
+                           "-byte record is shorter than its header");
+    std::memcpy(&head, rec.data(), sizeof(head));
+    TraceLine &line = lines.emplace_back();
+    line.ns = head.ns;
+    line.tid = head.tid;
+    line.slot = head.slot;
+    line.comm = boundedString(head.comm, sizeof(head.comm));
+    line.text.assign(rec.begin() + sizeof(head), rec.end());
+  }
+  return lines;
+}
+
+uint64_t ProcessState::lostTraceLines() const {
+  if (!traceOffset)
+    return 0;
+  return loadAcquire(
+      reinterpret_cast<const eim_perf_ring *>(base + traceOffset)->lost);
+}
+
 uint64_t ProcessState::lostEvents(StringRef map) const {
   int index = findMap(map);
+  if (index >= 0 && mapInfos[index].type == EIM_MAP_TYPE_RINGBUF)
+    return loadAcquire(reinterpret_cast<const eim_ringbuf_header *>(
+                           base + regions[index].offset)
+                           ->dropped);
   if (index < 0 || mapInfos[index].type != EIM_MAP_TYPE_PERF_EVENT_ARRAY)
     return 0;
   const Region &r = regions[index];
@@ -432,6 +531,18 @@ uint64_t ProcessState::lostEvents(StringRef map) const {
         reinterpret_cast<const eim_perf_ring *>(base + r.offset + ring * stride)
             ->lost);
   return lost;
+}
+
+StringRef ProcessState::isolation() const {
+  switch (loadAcquire32(
+      reinterpret_cast<const eim_state_header *>(base)->isolation)) {
+  case EIM_ISOLATION_STATUS_ACTIVE:
+    return "active";
+  case EIM_ISOLATION_STATUS_UNAVAILABLE:
+    return "unavailable";
+  default:
+    return "off";
+  }
 }
 
 uint64_t ProcessState::skippedReturnProbes() const {

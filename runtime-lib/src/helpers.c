@@ -62,12 +62,12 @@ uint64_t eim_helper_get_current_comm(uint64_t buf, uint64_t size, uint64_t a3,
 
 /* A PERF_EVENT_ARRAY slot for BPF_F_CURRENT_CPU. A thread cannot ask which
  * CPU it is on and stay there, and the ring is per slot, not per CPU, so
- * the slot is per *thread*: a hash of the thread pointer modulo the number
- * of entries. A thread's records therefore stay in one ring, in order, as
- * a CPU's do in the kernel while the task does not migrate. */
+ * the slot is per *thread*: the thread's slot (slots.c) modulo the number
+ * of entries (bpf_get_smp_processor_id() % entries). A thread's records
+ * therefore stay in one ring, in order, as a CPU's do in the kernel while
+ * the task does not migrate. */
 static uint32_t current_slot(uint32_t entries) {
-  uint64_t h = (eim_thread_pointer() >> 12) * 0x9e3779b97f4a7c15ull;
-  return (uint32_t)((h >> 32) % entries);
+  return eim_thread_slot() % entries;
 }
 
 /* Copies \p n bytes from \p src to ring position \p pos, wrapping. */
@@ -79,10 +79,9 @@ static void copy_to_ring(uint8_t *area, uint32_t ring_size, uint64_t pos,
   memcpy(area, src + first, n - first);
 }
 
-/* Appends one record to \p ring (protocol: eim_state.h). \returns 0, or
- * -ENOSPC when the record was dropped and counted as lost. */
-static long ring_write(struct eim_perf_ring *ring, uint32_t ring_size,
-                       const uint8_t *data, uint64_t size) {
+/* Protocol: eim_state.h; contract: rt_internal.h. */
+long eim_ring_write(struct eim_perf_ring *ring, uint32_t ring_size,
+                    const uint8_t *data, uint64_t size) {
   uint8_t *area = (uint8_t *)ring + EIM_PERF_RING_HEADER;
   if (size > ring_size - EIM_REC_HEADER_SIZE)
     goto lost;
@@ -127,7 +126,7 @@ uint64_t eim_helper_perf_event_output(uint64_t ctx, uint64_t map,
   uint64_t stride = EIM_PERF_RING_HEADER + (uint64_t)m->ring_size;
   struct eim_perf_ring *ring =
       (struct eim_perf_ring *)(m->data + index * stride);
-  long r = ring_write(ring, m->ring_size, (const uint8_t *)data, size);
+  long r = eim_ring_write(ring, m->ring_size, (const uint8_t *)data, size);
   return r < 0 ? neg(-r) : 0;
 }
 
@@ -201,4 +200,79 @@ uint64_t eim_helper_probe_read_user_str(uint64_t dst, uint64_t size,
     return neg(-r);
   }
   return (uint64_t)r;
+}
+
+/* bpf_probe_read_user(dst, size, src): all \p size bytes or -EFAULT with
+ * dst zero-filled, as kernel/trace/bpf_trace.c. */
+uint64_t eim_helper_probe_read_user(uint64_t dst, uint64_t size, uint64_t src,
+                                    uint64_t a4, uint64_t a5) {
+  if (size == 0)
+    return 0;
+  int32_t pid = (int32_t)eim_syscall3(EIM_SYS_GETPID, 0, 0, 0);
+  if (src + size < src || !read_host(pid, (void *)dst, src, size)) {
+    memset((void *)dst, 0, size);
+    return neg(EIM_EFAULT);
+  }
+  return 0;
+}
+
+/* bpf_probe_read_kernel(dst, size, src) and its _str form. An extension
+ * runs inside the host, so the address space it observes, the one a
+ * kernel program's "kernel" pointers would name, is the host's: the
+ * kernel variants read it exactly like the user ones (fault-tolerant,
+ * -EFAULT with dst zero-filled). This keeps libbpf's BPF_CORE_READ (which
+ * uses bpf_probe_read_kernel) working on host structures. The legacy
+ * bpf_probe_read/_str (4, 45) are aliases of these (Helpers.def). */
+uint64_t eim_helper_probe_read_kernel(uint64_t dst, uint64_t size, uint64_t src,
+                                      uint64_t a4, uint64_t a5) {
+  return eim_helper_probe_read_user(dst, size, src, a4, a5);
+}
+
+uint64_t eim_helper_probe_read_kernel_str(uint64_t dst, uint64_t size,
+                                          uint64_t src, uint64_t a4,
+                                          uint64_t a5) {
+  return eim_helper_probe_read_user_str(dst, size, src, a4, a5);
+}
+
+/* bpf_get_smp_processor_id(): the thread's slot (slots.c says why not the
+ * CPU). */
+uint64_t eim_helper_get_smp_processor_id(uint64_t a1, uint64_t a2, uint64_t a3,
+                                         uint64_t a4, uint64_t a5) {
+  return eim_thread_slot();
+}
+
+/* bpf_get_current_uid_gid(): gid << 32 | uid, the real ids of the calling
+ * thread (the kernel reads current_cred()'s uid and gid, not the
+ * effective ones). */
+uint64_t eim_helper_get_current_uid_gid(uint64_t a1, uint64_t a2, uint64_t a3,
+                                        uint64_t a4, uint64_t a5) {
+  uint64_t uid = (uint32_t)eim_syscall3(EIM_SYS_GETUID, 0, 0, 0);
+  uint64_t gid = (uint32_t)eim_syscall3(EIM_SYS_GETGID, 0, 0, 0);
+  return gid << 32 | uid;
+}
+
+/* bpf_get_prandom_u32(): like the kernel's per-CPU prandom state, one
+ * generator per thread slot, so threads never share (or race on) a state.
+ * xorshift64*: not cryptographic, which the kernel's is not either. Each
+ * slot is seeded on first use from getrandom(2) mixed with the slot
+ * number; if getrandom fails, from the clock. */
+static uint64_t prandom_state[EIM_THREAD_SLOTS];
+
+uint64_t eim_helper_get_prandom_u32(uint64_t a1, uint64_t a2, uint64_t a3,
+                                    uint64_t a4, uint64_t a5) {
+  uint32_t slot = eim_thread_slot();
+  uint64_t x = prandom_state[slot];
+  if (x == 0) {
+    if (eim_syscall3(EIM_SYS_GETRANDOM, (long)&x, sizeof(x), 0) !=
+        (long)sizeof(x))
+      x = eim_helper_ktime_get_ns(0, 0, 0, 0, 0);
+    x ^= (slot + 1) * 0x9e3779b97f4a7c15ull;
+    if (x == 0)
+      x = 1;
+  }
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  prandom_state[slot] = x;
+  return (uint32_t)((x * 0x2545f4914f6cdd1dull) >> 32);
 }

@@ -5,10 +5,12 @@
 \*===----------------------------------------------------------------------===*/
 /*
  * bpf_map_lookup_elem, bpf_map_update_elem and bpf_map_delete_elem for
- * ARRAY and HASH maps, bpf_ktime_get_ns, and the BTF record that lets
- * `eimc maps` print values by field name (eim_map_init_btf). Storage lies
- * in the shared state (layouts in eim_state.h), so `eimc maps dump` reads
- * what programs read, while the process runs.
+ * ARRAY and HASH maps and their PERCPU forms (one value per thread slot,
+ * slots.c; a program sees and writes its own slot's value), bpf_ktime_get_ns,
+ * and the BTF record that lets `eimc maps` print values by field name
+ * (eim_map_init_btf). Storage lies in the shared state (layouts in
+ * eim_state.h), so `eimc maps dump` reads what programs read, while the process
+ * runs.
  *
  * HASH concurrency. Several host threads may run programs at once, and a
  * signal handler may interrupt a program. Writers (update, delete) take
@@ -48,17 +50,24 @@ static uint32_t hash_buckets(const struct eim_map_def *def) {
   return n;
 }
 
+/* Bytes of a HASH bucket's value: one value, or a PERCPU_HASH's value per
+ * thread slot. */
+static uint64_t hash_value_bytes(const struct eim_map_def *def) {
+  uint64_t n = round8(def->value_size);
+  return def->type == EIM_MAP_TYPE_PERCPU_HASH ? n * EIM_THREAD_SLOTS : n;
+}
+
 uint64_t eim_hash_storage_size(const struct eim_map_def *def) {
   uint64_t bucket =
-      EIM_HASH_BUCKET_HEADER + round8(def->key_size) + round8(def->value_size);
+      EIM_HASH_BUCKET_HEADER + round8(def->key_size) + hash_value_bytes(def);
   return sizeof(struct eim_hash_header) + bucket * hash_buckets(def);
 }
 
 void eim_hash_init(uint8_t *data, const struct eim_map_def *def) {
   struct eim_hash_header *hh = (struct eim_hash_header *)data;
   hh->buckets = hash_buckets(def);
-  hh->bucket_size =
-      EIM_HASH_BUCKET_HEADER + round8(def->key_size) + round8(def->value_size);
+  hh->bucket_size = (uint32_t)(EIM_HASH_BUCKET_HEADER + round8(def->key_size) +
+                               hash_value_bytes(def));
 }
 
 /* FNV-1a: keys are small (a pid, a struct of a few words). */
@@ -121,6 +130,21 @@ static struct bucket *hash_find(struct eim_hash_header *hh,
   return NULL;
 }
 
+/* Stores a program's \p value into a bucket's value \p dst. A PERCPU_HASH
+ * program writes its own slot only; a new element's other slots start at
+ * zero, as the kernel's pcpu_init_value does for other CPUs. */
+static void write_value(const struct eim_map_rt *m, uint8_t *dst,
+                        const uint8_t *value, int fresh) {
+  if (m->type != EIM_MAP_TYPE_PERCPU_HASH) {
+    memcpy(dst, value, m->value_size);
+    return;
+  }
+  uint64_t stride = round8(m->value_size);
+  if (fresh)
+    memset(dst, 0, stride * m->slots);
+  memcpy(dst + stride * eim_thread_slot(), value, m->value_size);
+}
+
 static uint64_t hash_update(struct eim_map_rt *m, const uint8_t *key,
                             const uint8_t *value, uint64_t flags) {
   struct eim_hash_header *hh = (struct eim_hash_header *)m->data;
@@ -151,14 +175,14 @@ static uint64_t hash_update(struct eim_map_rt *m, const uint8_t *key,
   else if (!found && flags == EIM_BPF_EXIST)
     r = neg(EIM_ENOENT);
   else if (found)
-    memcpy(bucket_value(found, m->key_size), value, m->value_size);
+    write_value(m, bucket_value(found, m->key_size), value, 0);
   else if (hh->count >= m->max_entries || !free_bucket)
     r = neg(EIM_E2BIG);
   else {
     eim_store_relaxed(&free_bucket->seq, free_bucket->seq + 1);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     memcpy(free_bucket->key, key, m->key_size);
-    memcpy(bucket_value(free_bucket, m->key_size), value, m->value_size);
+    write_value(m, bucket_value(free_bucket, m->key_size), value, 1);
     eim_store_release(&free_bucket->seq, free_bucket->seq + 1);
     eim_store_release(&free_bucket->state, EIM_HASH_BUCKET_LIVE);
     hh->count++;
@@ -196,12 +220,24 @@ static uint64_t hash_delete(struct eim_map_rt *m, const uint8_t *key) {
 
 /* --- ARRAY --------------------------------------------------------------- */
 
+/* The element of index *key, or NULL past the end. A PERCPU_ARRAY
+ * element is the calling thread's slot's value. */
 static uint8_t *array_elem(struct eim_map_rt *m, const uint8_t *key) {
   uint32_t index;
   memcpy(&index, key, sizeof(index));
   if (index >= m->max_entries)
     return NULL;
-  return m->data + (uint64_t)index * round8(m->value_size);
+  uint64_t stride = round8(m->value_size);
+  if (m->type == EIM_MAP_TYPE_PERCPU_ARRAY)
+    return m->data + ((uint64_t)index * m->slots + eim_thread_slot()) * stride;
+  return m->data + (uint64_t)index * stride;
+}
+
+static int is_array(const struct eim_map_rt *m) {
+  return m->type == EIM_MAP_TYPE_ARRAY || m->type == EIM_MAP_TYPE_PERCPU_ARRAY;
+}
+static int is_hash(const struct eim_map_rt *m) {
+  return m->type == EIM_MAP_TYPE_HASH || m->type == EIM_MAP_TYPE_PERCPU_HASH;
 }
 
 /* --- Helpers ------------------------------------------------------------- */
@@ -209,13 +245,18 @@ static uint8_t *array_elem(struct eim_map_rt *m, const uint8_t *key) {
 uint64_t eim_helper_map_lookup_elem(uint64_t map, uint64_t key, uint64_t a3,
                                     uint64_t a4, uint64_t a5) {
   struct eim_map_rt *m = (struct eim_map_rt *)map;
-  if (m->type == EIM_MAP_TYPE_ARRAY)
+  if (is_array(m))
     return (uint64_t)array_elem(m, (const uint8_t *)key);
-  if (m->type != EIM_MAP_TYPE_HASH)
+  if (!is_hash(m))
     return 0;
   struct bucket *b =
       hash_find((struct eim_hash_header *)m->data, m, (const uint8_t *)key);
-  return b ? (uint64_t)bucket_value(b, m->key_size) : 0;
+  if (!b)
+    return 0;
+  uint8_t *v = bucket_value(b, m->key_size);
+  if (m->type == EIM_MAP_TYPE_PERCPU_HASH)
+    v += (uint64_t)round8(m->value_size) * eim_thread_slot();
+  return (uint64_t)v;
 }
 
 uint64_t eim_helper_map_update_elem(uint64_t map, uint64_t key,
@@ -224,10 +265,9 @@ uint64_t eim_helper_map_update_elem(uint64_t map, uint64_t key,
   struct eim_map_rt *m = (struct eim_map_rt *)map;
   if (flags > EIM_BPF_EXIST)
     return neg(EIM_EINVAL);
-  if (m->type == EIM_MAP_TYPE_HASH) {
-      return hash_update(m, (const uint8_t *)key, (const uint8_t *)value, flags);
-  }
-  if (m->type != EIM_MAP_TYPE_ARRAY)
+  if (is_hash(m))
+    return hash_update(m, (const uint8_t *)key, (const uint8_t *)value, flags);
+  if (!is_array(m))
     return neg(EIM_EINVAL);
   uint8_t *elem = array_elem(m, (const uint8_t *)key);
   if (!elem)
@@ -241,7 +281,7 @@ uint64_t eim_helper_map_update_elem(uint64_t map, uint64_t key,
 uint64_t eim_helper_map_delete_elem(uint64_t map, uint64_t key, uint64_t a3,
                                     uint64_t a4, uint64_t a5) {
   struct eim_map_rt *m = (struct eim_map_rt *)map;
-  if (m->type != EIM_MAP_TYPE_HASH)
+  if (!is_hash(m))
     return neg(EIM_EINVAL); /* arrays cannot delete, as in the kernel */
   return hash_delete(m, (const uint8_t *)key);
 }

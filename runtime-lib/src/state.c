@@ -141,7 +141,11 @@ void eim_rt_init(void) {
   put(h->eimc_version, sizeof(h->eimc_version), 0, EIM_VERSION);
   h->pid = pid;
   h->file_size = EIM_STATE_RESERVE;
-  h->used = EIM_STATE_DATA_OFFSET;
+  /* The bpf_trace_printk ring comes first; sparse until used. */
+  h->trace_offset = EIM_STATE_DATA_OFFSET;
+  h->trace_ring_size = EIM_TRACE_RING_SIZE;
+  h->thread_slots = EIM_THREAD_SLOTS;
+  h->used = EIM_STATE_DATA_OFFSET + EIM_PERF_RING_HEADER + EIM_TRACE_RING_SIZE;
   /* Magic last: a reader that sees it also sees the rest of the prefix. */
   eim_store_release(&h->magic, EIM_STATE_MAGIC);
   eim_rt.state = h;
@@ -169,7 +173,20 @@ static uint64_t storage_size(const struct eim_map_def *def) {
            (EIM_PERF_RING_HEADER + EIM_PERF_RING_SIZE);
   case EIM_MAP_TYPE_ARRAY:
     return (uint64_t)((def->value_size + 7u) & ~7u) * def->max_entries;
+  case EIM_MAP_TYPE_PERCPU_ARRAY:
+    return (uint64_t)((def->value_size + 7u) & ~7u) * def->max_entries *
+           EIM_THREAD_SLOTS;
+  case EIM_MAP_TYPE_RINGBUF:
+    /* As the kernel: a power-of-two number of pages (here at most 16 MiB
+     * of the sparse reservation). */
+    if (def->max_entries < 4096 || def->max_entries > (16u << 20) ||
+        (def->max_entries & (def->max_entries - 1)))
+      map_fatal("unsupported map: a RINGBUF needs a power of two of 4 KiB "
+                "to 16 MiB bytes",
+                def);
+    return EIM_RINGBUF_HEADER + (uint64_t)def->max_entries;
   case EIM_MAP_TYPE_HASH:
+  case EIM_MAP_TYPE_PERCPU_HASH:
     if (def->max_entries == 0 || def->key_size == 0 ||
         def->max_entries > (1u << 24))
       map_fatal("unsupported map: a HASH needs 1 to 2^24 entries and a key",
@@ -225,7 +242,11 @@ void eim_map_init(void *map_state, const struct eim_map_def *def) {
   m->key_size = def->key_size;
   m->ring_size = h->maps[h->map_count - 1].ring_size;
   m->data = (uint8_t *)h + offset;
-  if (def->type == EIM_MAP_TYPE_HASH)
+  m->slots = def->type == EIM_MAP_TYPE_PERCPU_ARRAY ||
+                     def->type == EIM_MAP_TYPE_PERCPU_HASH
+                 ? EIM_THREAD_SLOTS
+                 : 0;
+  if (def->type == EIM_MAP_TYPE_HASH || def->type == EIM_MAP_TYPE_PERCPU_HASH)
     eim_hash_init(m->data, def);
 }
 

@@ -4,12 +4,13 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// runEvents() follows the event maps (PERF_EVENT_ARRAY) of a running
-// rewritten process through its shared state (eimc/State/State.h) and
-// prints each record: as hex bytes, or field by field when a BTF type is
-// named (--btf FILE --type NAME). It stops after --count records, after
-// --duration seconds, or when the process has exited and every published
-// record has been read.
+// runEvents() follows the event maps (PERF_EVENT_ARRAY and RINGBUF) of a
+// running rewritten process through its shared state (eimc/State/State.h)
+// and prints each record: as hex bytes, or field by field when a BTF type
+// is named (--btf FILE --type NAME). With --trace it follows the process's
+// bpf_trace_printk lines instead, as the kernel's trace_pipe shows them.
+// It stops after --count records, after --duration seconds, or when the
+// process has exited and every published record has been read.
 //
 //===----------------------------------------------------------------------===//
 
@@ -37,8 +38,9 @@ namespace eimc::driver {
 
 namespace {
 
-// PERF_EVENT_ARRAY in include/uapi/linux/bpf.h.
+// include/uapi/linux/bpf.h.
 constexpr uint32_t PerfEventArray = 4;
+constexpr uint32_t Ringbuf = 27;
 
 bool processAlive(int pid) {
   return ::kill(pid, 0) == 0 || errno == EPERM;
@@ -62,7 +64,8 @@ std::vector<std::string> eventMaps(const state::ProcessState &st,
                                    StringRef only) {
   std::vector<std::string> out;
   for (const state::MapInfo &m : st.maps())
-    if (m.type == PerfEventArray && (only.empty() || m.name == only))
+    if ((m.type == PerfEventArray || m.type == Ringbuf) &&
+        (only.empty() || m.name == only))
       out.push_back(m.name);
   return out;
 }
@@ -82,6 +85,54 @@ Expected<state::ProcessState> openWhenReady(int pid) {
   }
 }
 
+/// One trace_pipe-style line: `comm-tid [slot] seconds: bpf_trace_printk:
+/// text`, the text's own trailing newline (if any) not doubled.
+void printTrace(const state::TraceLine &line, FormatKind format,
+                raw_ostream &os) {
+  StringRef text(line.text);
+  if (format == FormatKind::Json) {
+    os << json::Value(json::Object{{"ns", line.ns},
+                                   {"tid", line.tid},
+                                   {"slot", line.slot},
+                                   {"comm", line.comm},
+                                   {"text", text}})
+       << "\n";
+    return;
+  }
+  os << line.comm << "-" << line.tid
+     << llvm::format(" [%03u] %llu.%06llu: ", line.slot,
+                     (unsigned long long)(line.ns / 1000000000),
+                     (unsigned long long)(line.ns / 1000 % 1000000))
+     << "bpf_trace_printk: " << text;
+  if (!text.ends_with("\n"))
+    os << "\n";
+}
+
+/// `eimc events --trace PID`.
+Expected<int> runTrace(state::ProcessState &st, const EventsOptions &options,
+                       std::chrono::steady_clock::time_point deadline) {
+  uint64_t printed = 0;
+  for (;;) {
+    bool alive = processAlive(options.pid);
+    uint64_t limit = options.count ? *options.count - printed : UINT64_MAX;
+    Expected<std::vector<state::TraceLine>> lines = st.consumeTrace(limit);
+    if (!lines)
+      return lines.takeError();
+    for (const state::TraceLine &line : *lines) {
+      printTrace(line, options.format, outs());
+      outs().flush();
+      if (options.count && ++printed >= *options.count)
+        return ExitSuccess;
+    }
+    if (!alive || std::chrono::steady_clock::now() >= deadline)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (uint64_t lost = st.lostTraceLines())
+    errs() << "warning: " << lost << " trace lines were dropped (ring full)\n";
+  return ExitSuccess;
+}
+
 } // namespace
 
 Expected<int> runEvents(const EventsOptions &options) {
@@ -99,6 +150,14 @@ Expected<int> runEvents(const EventsOptions &options) {
   Expected<state::ProcessState> st = openWhenReady(options.pid);
   if (!st)
     return st.takeError();
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point deadline = Clock::time_point::max();
+  if (options.duration)
+    deadline =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                           std::chrono::duration<double>(*options.duration));
+  if (options.trace)
+    return runTrace(*st, options, deadline);
   std::vector<std::string> maps = eventMaps(*st, options.map);
   if (maps.empty())
     return createStringError(std::errc::invalid_argument,
@@ -106,12 +165,6 @@ Expected<int> runEvents(const EventsOptions &options) {
                              options.map.empty() ? "" : " named ",
                              options.map.c_str());
 
-  using Clock = std::chrono::steady_clock;
-  Clock::time_point deadline = Clock::time_point::max();
-  if (options.duration)
-    deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                  std::chrono::duration<double>(
-                                      *options.duration));
   uint64_t printed = 0;
   for (;;) {
     // Read liveness before draining, so records published just before the
@@ -163,7 +216,11 @@ Subcommand addEventsCommand(CLI::App &app) {
   cmd->add_option("--type", options->typeName, "BTF type of a record")
       ->needs(btf);
   btf->needs(cmd->get_option("--type"));
-  cmd->add_option("--map", options->map, "Only this map");
+  CLI::Option *mapOpt = cmd->add_option("--map", options->map, "Only this map");
+  cmd->add_flag("--trace", options->trace,
+                "Print the process's bpf_trace_printk lines instead")
+      ->excludes(mapOpt)
+      ->excludes(btf);
   CLI::Option *countOpt =
       cmd->add_option("--count", *count, "Stop after N records");
   cmd->add_option("--duration", *duration, "Stop after S seconds")

@@ -6,11 +6,13 @@
 //
 // `eimc maps list PID` names the maps of a running rewritten process;
 // `eimc maps dump PID [MAP]` prints the elements of its ARRAY and HASH maps
-// (one map, or all of them) while it runs, as `bpftool map dump` does for
-// the kernel. Keys and values print by BTF field name from the BTF the
-// process recorded for each map (its object's .BTF, with global-data
-// DATASECs fixed up as libbpf does), so `funclate.bss` prints as
-// `hist=[...]`; a map without BTF prints its bytes in hex.
+// and their PERCPU forms (one map, or all of them) while it runs, as
+// `bpftool map dump` does for the kernel; a PERCPU element prints each
+// used thread slot's value and, for integer values, their sum. Keys and values
+// print by BTF field name from the BTF the process recorded for each map (its
+// object's .BTF, with global-data DATASECs fixed up as libbpf does), so
+// `funclate.bss` prints as `hist=[...]`; a map without BTF prints its bytes in
+// hex.
 //
 // Reading never stops or slows the process: elements are copied from the
 // shared state (eimc::state::ProcessState::readMap).
@@ -27,6 +29,7 @@
 #include "eimc/Core/Errors.h"
 #include "eimc/State/State.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
@@ -34,6 +37,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstring>
+#include <optional>
 
 using namespace llvm;
 
@@ -55,12 +59,52 @@ StringRef typeName(uint32_t type) {
     return "array";
   case 4:
     return "perf_event_array";
+  case 5:
+    return "percpu_hash";
+  case 6:
+    return "percpu_array";
+  case 27:
+    return "ringbuf";
   default:
     return "unknown";
   }
 }
 
-bool isDumpable(const state::MapInfo &m) { return m.type == 1 || m.type == 2; }
+bool isDumpable(const state::MapInfo &m) {
+  return m.type == 1 || m.type == 2 || m.type == 5 || m.type == 6;
+}
+
+/// One slot's value of a PERCPU element.
+struct SlotValue {
+  uint32_t slot;
+  ArrayRef<uint8_t> bytes;
+};
+
+/// The slots of a PERCPU element whose value is not all zero (a slot no
+/// thread used holds zeros), and their sum when the value is an unsigned
+/// integer of 1, 2, 4 or 8 bytes (counters, as bpftool users add them up).
+std::vector<SlotValue> usedSlots(const state::MapInfo &m,
+                                 ArrayRef<uint8_t> value,
+                                 std::optional<uint64_t> &sum) {
+  std::vector<SlotValue> out;
+  uint64_t stride = alignTo(m.valueSize, 8);
+  bool integer = m.valueSize == 1 || m.valueSize == 2 || m.valueSize == 4 ||
+                 m.valueSize == 8;
+  sum = integer ? std::optional<uint64_t>(0) : std::nullopt;
+  for (uint32_t slot = 0; slot < m.slots && (slot + 1) * stride <= value.size();
+       ++slot) {
+    ArrayRef<uint8_t> v = value.slice(slot * stride, m.valueSize);
+    if (llvm::all_of(v, [](uint8_t b) { return b == 0; }))
+      continue;
+    out.push_back({slot, v});
+    if (integer) {
+      uint64_t n = 0;
+      std::memcpy(&n, v.data(), v.size());
+      *sum += n;
+    }
+  }
+  return out;
+}
 
 /// Prints keys or values of one BTF type, or hex bytes without BTF.
 class Printer {
@@ -128,7 +172,7 @@ Error dumpMap(const state::ProcessState &st, const state::MapInfo &m,
     return btf.takeError();
   Printer keys = Printer::create(*btf, m.btfKeyTypeId);
   Printer values = Printer::create(*btf, m.btfValueTypeId);
-  bool isArray = m.type == 2;
+  bool isArray = m.type == 2 || m.type == 6;
   auto printKey = [&](const state::MapEntry &e, bool json) {
     uint32_t index = 0;
     if (isArray) {
@@ -138,10 +182,42 @@ Error dumpMap(const state::ProcessState &st, const state::MapInfo &m,
     }
     json ? keys.json(e.key, os) : keys.text(e.key, os);
   };
+  // A PERCPU element: the sum (when the value is an integer), then each
+  // used slot's value on its own line.
+  auto printSlots = [&](const state::MapEntry &e, bool json) {
+    std::optional<uint64_t> sum;
+    std::vector<SlotValue> slots = usedSlots(m, e.value, sum);
+    if (!json) {
+      if (sum)
+        os << "sum " << *sum;
+      else
+        os << slots.size() << " slots";
+      os << "\n";
+      for (const SlotValue &s : slots) {
+        os << "  slot " << s.slot << ": ";
+        values.text(s.bytes, os);
+        os << "\n";
+      }
+      return;
+    }
+    os << ",\"values\":[";
+    for (size_t i = 0; i < slots.size(); ++i) {
+      os << (i ? "," : "") << "{\"slot\":" << slots[i].slot << ",\"value\":";
+      values.json(slots[i].bytes, os);
+      os << "}";
+    }
+    os << "]";
+    if (sum)
+      os << ",\"sum\":" << *sum;
+  };
   if (format != FormatKind::Json) {
     for (const state::MapEntry &e : *entries) {
       printKey(e, false);
       os << ": ";
+      if (m.slots) {
+        printSlots(e, false);
+        continue;
+      }
       values.text(e.value, os);
       os << "\n";
     }
@@ -151,8 +227,12 @@ Error dumpMap(const state::ProcessState &st, const state::MapInfo &m,
   for (size_t i = 0; i < entries->size(); ++i) {
     os << (i ? "," : "") << "{\"key\":";
     printKey((*entries)[i], true);
-    os << ",\"value\":";
-    values.json((*entries)[i].value, os);
+    if (m.slots) {
+      printSlots((*entries)[i], true);
+    } else {
+      os << ",\"value\":";
+      values.json((*entries)[i].value, os);
+    }
     os << "}";
   }
   os << "]}";

@@ -7,8 +7,8 @@
 /// \file
 /// The reader side of the shared state that runtime-lib creates in every
 /// rewritten process (/dev/shm/eimc-<euid>/<pid>.state; layout and
-/// lifetime in runtime-lib/include/eim_state.h). `eimc events` follows event maps with
-/// it; `eimc maps` lists maps.
+/// lifetime in runtime-lib/include/eim_state.h). `eimc events` follows event
+/// maps and the trace ring with it; `eimc maps` lists and dumps maps.
 ///
 /// The process may write the file at any time and may be buggy or hostile,
 /// so nothing read from it is trusted: the map table is validated once at
@@ -43,11 +43,25 @@ struct MapInfo {
   uint32_t flags = 0;      ///< map_flags
   uint32_t btfKeyTypeId = 0;   ///< in mapBtf(), 0 if none
   uint32_t btfValueTypeId = 0; ///< in mapBtf(), 0 if none
+  /// PERCPU_ARRAY and PERCPU_HASH: values per element, one per thread slot
+  /// (runtime-lib/src/slots.c); 0 for other maps.
+  uint32_t slots = 0;
+};
+
+/// One bpf_trace_printk line of a process.
+struct TraceLine {
+  uint64_t ns = 0;   ///< CLOCK_MONOTONIC when it was written
+  uint32_t tid = 0;  ///< the writing thread
+  uint32_t slot = 0; ///< its thread slot (bpf_get_smp_processor_id)
+  std::string comm;  ///< the thread's name
+  std::string text;  ///< the formatted text, as the program made it
 };
 
 /// One element of a map, copied out of the shared state.
 struct MapEntry {
   std::vector<uint8_t> key;
+  /// The value; of a PERCPU map, MapInfo::slots values, each padded to 8
+  /// bytes, slot 0 first (the kernel's layout for user-space lookups).
   std::vector<uint8_t> value;
 };
 
@@ -105,12 +119,13 @@ public:
   const std::vector<MapInfo> &maps() const { return mapInfos; }
 
   /// Consumes the published records of PERF_EVENT_ARRAY map \p map from
-  /// all its rings, ring 0 first, each ring in publication order. Stops in
-  /// a ring at a record that is reserved but not yet published (the next
-  /// call resumes there). \returns the records' payloads (possibly none);
-  /// an error if there is no such map, it is not a PERF_EVENT_ARRAY, or a
-  /// ring is corrupt. At most \p limit records are consumed: the rest
-  /// stay in their rings for the next call (a reader that stops after N
+  /// all its rings, ring 0 first, each ring in publication order, or of
+  /// RINGBUF map \p map in reservation order (discarded records skipped).
+  /// Stops in a ring at a record that is reserved but not yet published
+  /// (the next call resumes there). \returns the records' payloads (possibly
+  /// none); an error if there is no such map, it is not a PERF_EVENT_ARRAY or a
+  /// RINGBUF, or a ring is corrupt. At most \p limit records are consumed: the
+  /// rest stay in their rings for the next call (a reader that stops after N
   /// records must not destroy record N+1).
   llvm::Expected<std::vector<std::vector<uint8_t>>>
   consumeEvents(llvm::StringRef map, uint64_t limit = UINT64_MAX);
@@ -119,9 +134,21 @@ public:
   /// was full (0 for unknown or non-event maps).
   uint64_t lostEvents(llvm::StringRef map) const;
 
+  /// Consumes at most \p limit bpf_trace_printk lines, oldest first (the
+  /// process's trace ring; same protocol as a perf ring).
+  llvm::Expected<std::vector<TraceLine>>
+  consumeTrace(uint64_t limit = UINT64_MAX);
+  /// \returns how many trace lines were dropped because the ring was full.
+  uint64_t lostTraceLines() const;
+
   /// \returns how many return probes were skipped because a thread's
   /// shadow stack or the runtime's thread table was full.
   uint64_t skippedReturnProbes() const;
+
+  /// \returns "active" (extension state behind a protection key),
+  /// "unavailable" (`isolation: prefer` without MPK) or "off" (not
+  /// requested, or a file of an eimc before isolation).
+  llvm::StringRef isolation() const;
 
   /// Counters of one patch site (slots in address order, as the output's
   /// `.eimc.manifest` lists `patch-sites`).
@@ -163,8 +190,11 @@ private:
   llvm::Error validate();
   llvm::Error validateMap(unsigned index);
   int findMap(llvm::StringRef map) const;
-  llvm::Error consumeRing(unsigned mapIndex, uint32_t ring, uint64_t limit,
+  llvm::Error consumeRing(uint64_t ringOffset, uint32_t ringSize,
+                          const llvm::Twine &what, uint64_t limit,
                           std::vector<std::vector<uint8_t>> &out);
+  llvm::Error consumeRingbuf(unsigned mapIndex, uint64_t limit,
+                             std::vector<std::vector<uint8_t>> &out);
   void unmap();
 
   int pidValue = 0;
@@ -175,6 +205,8 @@ private:
   uint64_t inode = 0;      ///< to tell this file from a successor's
   std::vector<MapInfo> mapInfos;
   std::vector<Region> regions; ///< parallel to mapInfos
+  uint64_t traceOffset = 0;    ///< of the trace ring, 0 if none
+  uint32_t traceRingSize = 0;
 };
 
 } // namespace eimc::state
