@@ -15,6 +15,9 @@
 //  - the last writable PT_LOAD's p_memsz grows over the state pages, which
 //    the loader then zero-fills like .bss;
 //  - e_entry points at the start stub;
+//  - with return probes, replacement FDEs and a new .eh_frame_hdr follow
+//    the code in the blob, and PT_GNU_EH_FRAME points at that header
+//    (UnwindInfo.cpp);
 //  - after the blob: `.eimc.manifest` (provenance plus every patch site),
 //    `.eimc.restore` (the original bytes of every range edited above, for
 //    `eimc restore`), a new .symtab/.strtab/.shstrtab and a new section
@@ -28,6 +31,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "RestoreRecord.h"
+#include "UnwindInfo.h"
 
 #include "eimc/Core/Errors.h"
 #include "eimc/Rewriter/Rewriter.h"
@@ -100,6 +104,8 @@ private:
   Error rewriteSegments();
   Error patchSites();
   Error setEntry();
+  Error buildUnwind();
+  uint64_t blobSize() const;
   void appendBlob();
   Error appendSections();
   std::string siteManifest() const;
@@ -128,6 +134,9 @@ private:
   std::vector<Shdr> Sections;
   std::vector<std::string> SectionNames;
   uint64_t BlobOffset = 0;
+  /// Unwind data loaded at UnwindAddress, after the code; may be empty.
+  UnwindData Unwind;
+  uint64_t UnwindAddress = 0;
   /// Input ranges overwritten in place (header, phdrs, patch sites).
   std::vector<RestoreRange> Edited;
 };
@@ -205,9 +214,19 @@ Error OutputImage::rewriteSegments() {
   load.p_offset = BlobOffset;
   load.p_vaddr = Linked.codeAddress;
   load.p_paddr = Linked.codeAddress;
-  load.p_filesz = Linked.code.size();
-  load.p_memsz = Linked.code.size();
+  load.p_filesz = blobSize();
+  load.p_memsz = blobSize();
   load.p_align = PageSize;
+  if (!Unwind.bytes.empty()) {
+    auto ehHdr = find_if(Phdrs, isType(ELF::PT_GNU_EH_FRAME));
+    uint64_t hdrAddress = UnwindAddress + Unwind.hdrOffset;
+    ehHdr->p_offset = BlobOffset + (hdrAddress - Linked.codeAddress);
+    ehHdr->p_vaddr = hdrAddress;
+    ehHdr->p_paddr = hdrAddress;
+    ehHdr->p_filesz = Unwind.bytes.size() - Unwind.hdrOffset;
+    ehHdr->p_memsz = Unwind.bytes.size() - Unwind.hdrOffset;
+    ehHdr->p_align = 4;
+  }
   Phdrs.erase(note);
   auto lastLoad = find_if(reverse(Phdrs), isType(ELF::PT_LOAD));
   Phdrs.insert(lastLoad.base(), load);
@@ -301,10 +320,31 @@ uint64_t OutputImage::append(ArrayRef<uint8_t> data, uint64_t align,
   return offset;
 }
 
+/// The unwind data goes right after the code, in the same PT_LOAD: the
+/// blob is the last segment, so nothing else is mapped there.
+Error OutputImage::buildUnwind() {
+  UnwindAddress = alignTo(Linked.codeAddress + Linked.code.size(), 8);
+  Expected<UnwindData> unwind =
+      buildUnwindData(Host.bytes(), Phdrs, Plan, UnwindAddress);
+  if (!unwind)
+    return unwind.takeError();
+  Unwind = std::move(*unwind);
+  return Error::success();
+}
+
+uint64_t OutputImage::blobSize() const {
+  if (Unwind.bytes.empty())
+    return Linked.code.size();
+  return UnwindAddress - Linked.codeAddress + Unwind.bytes.size();
+}
+
 void OutputImage::appendBlob() {
   uint64_t offset = append(Linked.code, PageSize);
   assert(offset == BlobOffset && "blob offset computed twice differently");
   (void)offset;
+  if (!Unwind.bytes.empty())
+    append(Unwind.bytes, 8);
+  assert(Bytes.size() == BlobOffset + blobSize() && "blob size");
 }
 
 static Shdr makeSection(uint32_t type, uint64_t flags, uint64_t addr,
@@ -497,6 +537,17 @@ Error OutputImage::appendSections() {
       ELF::SHT_PROGBITS, ELF::SHF_ALLOC | ELF::SHF_EXECINSTR,
       Linked.codeAddress, BlobOffset, Linked.code.size(), PageSize));
   names.push_back(".eimc.text");
+  if (!Unwind.bytes.empty()) {
+    uint64_t offset = BlobOffset + (UnwindAddress - Linked.codeAddress);
+    sections.push_back(makeSection(ELF::SHT_PROGBITS, ELF::SHF_ALLOC,
+                                   UnwindAddress, offset, Unwind.ehFrameSize,
+                                   8));
+    names.push_back(".eimc.eh_frame");
+    sections.push_back(makeSection(
+        ELF::SHT_PROGBITS, ELF::SHF_ALLOC, UnwindAddress + Unwind.hdrOffset,
+        offset + Unwind.hdrOffset, Unwind.bytes.size() - Unwind.hdrOffset, 4));
+    names.push_back(".eimc.eh_frame_hdr");
+  }
 
   std::string manifest = "eimc-version: " + Prov.eimcVersion + "\n" + Prov.text;
   if (!StringRef(manifest).ends_with("\n"))
@@ -546,6 +597,8 @@ Error OutputImage::build() {
   if (Error err = checkLayout())
     return err;
   BlobOffset = alignTo(Bytes.size(), PageSize);
+  if (Error err = buildUnwind())
+    return err;
   if (Error err = rewriteSegments())
     return err;
   if (Error err = checkLoads(Phdrs))

@@ -74,6 +74,17 @@ void eim_map_init_btf(void *map_state, const void *btf, uint64_t size);
 void eim_rt_init(void);
 void eim_rt_ready(void);
 
+/*
+ * Isolation (mpk.c). eim_rt_mpk_init(mode, warn): first in the start stub,
+ * before eim_rt_init(): detects MPK and allocates the key; under
+ * EIM_ISOLATION_REQUIRE without MPK it exits 69 with one line on stderr.
+ * eim_rt_mpk_seal(tagged, tagged_end): last, after eim_rt_ready(): records
+ * the status in the state header, tags the shared state and the linked
+ * .bss range [tagged, tagged_end) and revokes the host's access.
+ */
+void eim_rt_mpk_init(uint32_t mode, uint32_t warn);
+void eim_rt_mpk_seal(char *tagged, char *tagged_end);
+
 /* Return probes (called only from trampolines).
  *
  * eim_rt_uret_enter(slot, tramp): \p slot is the address of the hooked
@@ -90,6 +101,11 @@ void eim_rt_ready(void);
  * address. */
 void eim_rt_uret_enter(uint64_t *slot, uint64_t tramp);
 uint64_t eim_rt_uret_exit(uint64_t *slot);
+
+/* eim_rt_unwind_init(): from the start stub of a host with return probes,
+ * before eim_rt_init(); maps the table unwinders read return addresses
+ * from (eim_unwind_table.h). On failure return probes are skipped. */
+void eim_rt_unwind_init(void);
 
 /* Hook counters and re-entrancy (runtime-lib/src/reentrancy.c).
  *
@@ -129,6 +145,28 @@ uint64_t eim_helper_perf_event_output(uint64_t ctx, uint64_t map,
                                       uint64_t size);
 uint64_t eim_helper_probe_read_user_str(uint64_t dst, uint64_t size,
                                         uint64_t src, uint64_t, uint64_t);
+uint64_t eim_helper_probe_read_user(uint64_t dst, uint64_t size, uint64_t src,
+                                    uint64_t, uint64_t);
+uint64_t eim_helper_probe_read_kernel(uint64_t dst, uint64_t size, uint64_t src,
+                                      uint64_t, uint64_t);
+uint64_t eim_helper_probe_read_kernel_str(uint64_t dst, uint64_t size,
+                                          uint64_t src, uint64_t, uint64_t);
+uint64_t eim_helper_get_prandom_u32(uint64_t, uint64_t, uint64_t, uint64_t,
+                                    uint64_t);
+uint64_t eim_helper_get_smp_processor_id(uint64_t, uint64_t, uint64_t, uint64_t,
+                                         uint64_t);
+uint64_t eim_helper_get_current_uid_gid(uint64_t, uint64_t, uint64_t, uint64_t,
+                                        uint64_t);
+uint64_t eim_helper_trace_printk(uint64_t fmt, uint64_t fmt_size, uint64_t arg1,
+                                 uint64_t arg2, uint64_t arg3);
+uint64_t eim_helper_ringbuf_output(uint64_t map, uint64_t data, uint64_t size,
+                                   uint64_t flags, uint64_t);
+uint64_t eim_helper_ringbuf_reserve(uint64_t map, uint64_t size, uint64_t flags,
+                                    uint64_t, uint64_t);
+uint64_t eim_helper_ringbuf_submit(uint64_t rec, uint64_t flags, uint64_t,
+                                   uint64_t, uint64_t);
+uint64_t eim_helper_ringbuf_discard(uint64_t rec, uint64_t flags, uint64_t,
+                                    uint64_t, uint64_t);
 
 #ifdef __cplusplus
 }

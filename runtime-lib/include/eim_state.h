@@ -45,7 +45,9 @@ extern "C" {
 
 /* "EIMSTATE" read as a little-endian u64. */
 #define EIM_STATE_MAGIC 0x45544154534d4945ULL
-#define EIM_STATE_LAYOUT_VERSION 2u /* 2: site counters, recursion misses */
+/* 2: site counters, recursion misses; 3: thread slots, trace ring,
+ * PERCPU and RINGBUF maps. */
+#define EIM_STATE_LAYOUT_VERSION 3u
 /* Stored last, with a release store, by eim_rt_ready(): until then the
  * reader must not trust the map table. */
 #define EIM_STATE_READY 0x59444552u /* "REDY" */
@@ -73,6 +75,26 @@ extern "C" {
 #define EIM_MAP_TYPE_HASH 1u
 #define EIM_MAP_TYPE_ARRAY 2u
 #define EIM_MAP_TYPE_PERF_EVENT_ARRAY 4u
+#define EIM_MAP_TYPE_PERCPU_HASH 5u
+#define EIM_MAP_TYPE_PERCPU_ARRAY 6u
+#define EIM_MAP_TYPE_RINGBUF 27u
+
+/* Per-thread slots (runtime-lib/src/slots.c): what PERCPU maps are indexed
+ * by and bpf_get_smp_processor_id returns, fixed for the process's life.
+ * A PERCPU element holds EIM_THREAD_SLOTS values, each rounded up to 8
+ * bytes, slot 0 first, as the kernel lays out per-CPU values for
+ * user-space lookups. */
+#define EIM_THREAD_SLOTS 32u
+
+/* The bpf_trace_printk ring: an eim_perf_ring whose records are a struct
+ * eim_trace_record followed by the formatted text (no NUL). */
+#define EIM_TRACE_RING_SIZE (64u << 10)
+struct eim_trace_record {
+  uint64_t ns;   /* CLOCK_MONOTONIC */
+  uint32_t tid;  /* calling thread */
+  uint32_t slot; /* its thread slot */
+  char comm[16]; /* its name, NUL-padded */
+};
 
 /* One map of the table. */
 struct eim_state_map {
@@ -95,6 +117,19 @@ struct eim_state_map {
   uint32_t reserved;
 };
 
+/* Isolation (runtime-lib/src/mpk.c, docs/security.md). Modes are the
+ * policy's `isolation`; the status is what the process got. */
+#define EIM_ISOLATION_OFF 0u
+#define EIM_ISOLATION_PREFER 1u
+#define EIM_ISOLATION_REQUIRE 2u
+#define EIM_ISOLATION_STATUS_OFF 0u         /* not requested (or old file) */
+#define EIM_ISOLATION_STATUS_ACTIVE 1u      /* state tagged, gates switch */
+#define EIM_ISOLATION_STATUS_UNAVAILABLE 2u /* prefer, without MPK */
+/* The protection key of extension state, and its PKRU bits (access and
+ * write disable) that the gates clear to grant and set to revoke. */
+#define EIM_MPK_KEY 1
+#define EIM_MPK_CLOSED_BITS (3u << (2 * EIM_MPK_KEY))
+
 /* The file's first page(s). */
 struct eim_state_header {
   /* --- stable prefix: never changes across layouts --- */
@@ -108,11 +143,19 @@ struct eim_state_header {
   uint64_t file_size; /* EIM_STATE_RESERVE at creation */
   uint64_t used;      /* end of the last allocated map's data */
   uint32_t map_count;
-  uint32_t reserved0;
+  /* EIM_ISOLATION_STATUS_*: whether extension state sits behind a
+   * protection key (runtime-lib/src/mpk.c); 0 in files of earlier eimc. */
+  uint32_t isolation;
   /* Return probes skipped because a shadow stack or the thread table was
    * full (the hooked call ran, its return probe did not). */
   uint64_t uret_skipped;
-  uint8_t reserved1[152]; /* pads the header prefix to 256 bytes */
+  /* --- layout 3, in what was padding --- */
+  uint64_t trace_offset;    /* of the bpf_trace_printk ring (an
+                               eim_perf_ring and its data), or 0 */
+  uint32_t trace_ring_size; /* its data bytes, a power of two */
+  uint32_t thread_slots;    /* EIM_THREAD_SLOTS: values per PERCPU element */
+  uint64_t slot_overflows;  /* slot requests past the table (shared slot) */
+  uint8_t reserved1[128];   /* pads the header prefix to 256 bytes */
   struct eim_state_map maps[EIM_STATE_MAX_MAPS];
   /* --- appended: hook counters (runtime-lib/src/reentrancy.c) --- */
   uint64_t sites_offset; /* of struct eim_site_counters[site_count], or 0 */
@@ -164,6 +207,37 @@ struct eim_perf_ring {
 
 #define EIM_REC_HEADER_SIZE 8u
 #define EIM_REC_PUBLISHED 1u
+
+/* A RINGBUF map's data: this header page, then max_entries data bytes (a
+ * power of two, >= 4096), kernel/bpf/ringbuf.c's protocol with one change.
+ * Positions are free-running byte counts. A producer reserves under
+ * `lock`: it checks prod + len - cons <= size against an acquire load of
+ * `consumer_pos`, writes the record header {u32 len | EIM_RB_BUSY, u32 0}
+ * at prod, then release-stores `producer_pos`. Submit and discard swap the
+ * header's len to drop EIM_RB_BUSY (adding EIM_RB_DISCARD for discard), so
+ * records commit out of order but are read in order: the reader stops at a
+ * BUSY header. The change: the kernel maps the data twice so a record may
+ * wrap; here a record that would cross the end is preceded by a filler
+ * (a DISCARD record up to the end), so every record is contiguous. A
+ * reservation or output that does not fit returns NULL / -EAGAIN and is
+ * counted in `dropped`. */
+struct eim_ringbuf_header {
+  uint64_t consumer_pos; /* written by the reader only */
+  uint8_t pad0[56];
+  uint64_t producer_pos;
+  uint8_t pad1[56];
+  uint32_t lock; /* producers only */
+  uint32_t pad2;
+  uint64_t dropped;
+};
+#define EIM_RINGBUF_HEADER 4096u
+#define EIM_RB_BUSY (1u << 31)
+#define EIM_RB_DISCARD (1u << 30)
+#define EIM_RB_HDR_SIZE 8u
+
+/* A PERCPU_ARRAY's data: max_entries elements of EIM_THREAD_SLOTS values
+ * (each value_size rounded up to 8). A PERCPU_HASH is a HASH whose bucket
+ * value is such an element. */
 
 /* An ARRAY map's data: max_entries values, each value_size rounded up to
  * 8 bytes (as the kernel's array map rounds elem_size). */

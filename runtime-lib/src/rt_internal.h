@@ -33,6 +33,8 @@ enum {
   EIM_SYS_GETPID = 39,
   EIM_SYS_FLOCK = 73,
   EIM_SYS_FTRUNCATE = 77,
+  EIM_SYS_GETUID = 102,
+  EIM_SYS_GETGID = 104,
   EIM_SYS_GETEUID = 107,
   EIM_SYS_PRCTL = 157,
   EIM_SYS_ARCH_PRCTL = 158,
@@ -44,6 +46,7 @@ enum {
   EIM_SYS_MKDIRAT = 258,
   EIM_SYS_UNLINKAT = 263,
   EIM_SYS_PROCESS_VM_READV = 310,
+  EIM_SYS_GETRANDOM = 318,
 };
 
 /* Kernel ABI constants (uapi headers), spelled out: no libc headers. */
@@ -70,6 +73,7 @@ enum {
 #define EIM_EFAULT 14
 #define EIM_EINVAL 22
 #define EIM_ENOSPC 28
+#define EIM_EAGAIN 11
 
 /* Exit status when the runtime cannot continue (EX_SOFTWARE). */
 #define EIM_EXIT_FAILURE 70
@@ -126,6 +130,7 @@ struct eim_map_rt {
   uint32_t ring_size; /* PERF_EVENT_ARRAY: data bytes per ring */
   uint8_t *data;      /* the map's data inside the shared mapping */
   uint32_t key_size;  /* HASH: bytes compared per key */
+  uint32_t slots;     /* PERCPU: values per element (EIM_THREAD_SLOTS) */
 };
 _Static_assert(sizeof(struct eim_map_rt) <= EIM_MAP_STATE_SIZE,
                "map state object too small");
@@ -158,9 +163,28 @@ EIM_HIDDEN uint64_t eim_hash_storage_size(const struct eim_map_def *def);
 /* Writes the eim_hash_header of a new HASH map at \p data. */
 EIM_HIDDEN void eim_hash_init(uint8_t *data, const struct eim_map_def *def);
 
+/* helpers.c */
+/* Appends one record of \p size bytes to a perf ring (protocol:
+ * eim_state.h). \returns 0, or -ENOSPC when the record was dropped and
+ * counted as lost. */
+EIM_HIDDEN long eim_ring_write(struct eim_perf_ring *ring, uint32_t ring_size,
+                               const uint8_t *data, uint64_t size);
+
+/* slots.c */
+/* The calling thread's slot, in [0, EIM_THREAD_SLOTS) (see the file). */
+EIM_HIDDEN uint32_t eim_thread_slot(void);
+
 /* shadow_stack.c */
 /* This thread's TCB address (glibc's %fs:0 self-pointer), or 0 while the
  * process has no thread pointer yet (before libc set up TLS). */
 EIM_HIDDEN uint64_t eim_thread_pointer(void);
+
+/* unwind_table.c (layout in eim_unwind_table.h); slots are stack slots S.
+ * put: records S -> {ret, tramp}, replacing an entry of S; 0 if there is
+ * no table or no free entry. retramp: changes the tramp of S's entry.
+ * remove: frees S's entry, if any. */
+EIM_HIDDEN int eim_unwind_put(uint64_t *slot, uint64_t ret, uint64_t tramp);
+EIM_HIDDEN void eim_unwind_retramp(uint64_t *slot, uint64_t tramp);
+EIM_HIDDEN void eim_unwind_remove(uint64_t *slot);
 
 #endif /* EIM_RT_INTERNAL_H */

@@ -35,7 +35,14 @@
  * recorded slot equal to the new call's is live only if it still holds its
  * trampoline (a tail call, see abandoned()).
  * (A handler on a sigaltstack placed above the interrupted stack would look
- * like such a longjmp; that case is not supported.)
+ * like such a longjmp; that case is not supported.) A C++ exception leaves
+ * frames exactly like longjmp does.
+ *
+ * Unwinders: every armed slot is also in the process-wide table of
+ * unwind_table.c, which the rewriter's FDEs read. Each frame popped here,
+ * normally or as abandoned, gives its key back, except that a tail-called
+ * frame leaves the key to the frame below it at the same slot (whose
+ * trampoline the slot then holds again).
  */
 
 #include "rt_internal.h"
@@ -185,18 +192,26 @@ void eim_rt_uret_enter(uint64_t *slot, uint64_t tramp) {
   uint64_t tp = eim_thread_pointer();
   struct uret_stack *s = acquire(tp, 1);
   if (!s) {
+    eim_unwind_remove(slot); /* a dead frame's entry would outlive it */
     count_skipped();
     return;
   }
   uint32_t d = s->depth;
   while (d > 0 && abandoned(&s->frames[d - 1], slot))
-    --d;
-  if (d >= EIM_URET_DEPTH) {
+    eim_unwind_remove(s->frames[--d].slot);
+  /* A tail call: the unwinder's answer for the slot stays the original
+   * return address recorded by the frame below. */
+  int tail = d > 0 && s->frames[d - 1].slot == slot;
+  if (d >= EIM_URET_DEPTH || (!tail && !eim_unwind_put(slot, *slot, tramp))) {
+    if (!tail)
+      eim_unwind_remove(slot);
     s->depth = d;
     release(s, tp);
     count_skipped();
     return;
   }
+  if (tail)
+    eim_unwind_retramp(slot, tramp);
   push(s, d, *slot, slot, tramp);
   *slot = tramp;
   release(s, tp);
@@ -209,10 +224,14 @@ uint64_t eim_rt_uret_exit(uint64_t *slot) {
     eim_fatal("return probe without a shadow stack", "", 0);
   uint32_t d = s->depth;
   while (d > 0 && s->frames[d - 1].slot < slot)
-    --d; /* abandoned by longjmp */
+    eim_unwind_remove(s->frames[--d].slot); /* abandoned by longjmp */
   if (d == 0 || s->frames[d - 1].slot != slot)
     eim_fatal("return probe without a matching shadow-stack entry", "", 0);
   uint64_t ret = s->frames[d - 1].ret;
+  if (d > 1 && s->frames[d - 2].slot == slot)
+    eim_unwind_retramp(slot, s->frames[d - 2].tramp); /* tail call */
+  else
+    eim_unwind_remove(slot);
   s->depth = d - 1;
   release(s, tp);
   return ret;
