@@ -33,6 +33,9 @@ stage install "$root/scripts/install-deps.sh" || rc=$?
 [ $rc = 0 ] && { stage configure cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || rc=$?; }
 [ $rc = 0 ] && { stage build cmake --build "$build" || rc=$?; }
 [ $rc = 0 ] && { stage test bash -c "cd '$build' && ctest -V 2>&1 | tee '$log'; exit \${PIPESTATUS[0]}" || rc=$?; }
+# libFuzzer targets, own build dir (clang-19, ASan/UBSan), 60 s each from
+# the fixed seeds; a crash fails CI (docs/verifier.md, "Fuzzing").
+[ "${SKIP_FUZZ:-0}" != 1 ] && [ -d "$build" ] && { stage fuzz env FUZZ_BUILD_DIR="$build-fuzz" FUZZ_FRESH=1 "$root/scripts/fuzz.sh" || rc=$?; }
 table
 if [ -s "$log" ]; then
   # lit's summary lines look like "1:   Passed     : 8 (80.00%)" under

@@ -13,69 +13,14 @@
 
 #include "AbstractState.h"
 
-#include "llvm/Support/FormatVariadic.h"
-
-#include <algorithm>
-
 namespace eimc::verifier::safety {
-
-std::string Range::str() const {
-  if (isConstant())
-    return llvm::formatv("{0}", smin).str();
-  std::string s;
-  if (smin != SMin || smax != SMax)
-    s += llvm::formatv("s[{0}, {1}]", smin, smax).str();
-  if (umin != 0 || umax != UMax) {
-    if (!s.empty())
-      s += " ";
-    s += llvm::formatv("u[{0}, {1}]", umin, umax).str();
-  }
-  return s.empty() ? "unknown" : s;
-}
-
-Range join(const Range &a, const Range &b) {
-  if (a.empty())
-    return b;
-  if (b.empty())
-    return a;
-  Range r{std::min(a.smin, b.smin), std::max(a.smax, b.smax),
-          std::min(a.umin, b.umin), std::max(a.umax, b.umax)};
-  r.sync();
-  return r;
-}
-
-Range widen(const Range &older, const Range &newer,
-            const std::set<int64_t> &thresholds) {
-  Range j = join(older, newer);
-  if (older.empty())
-    return j;
-  Range r = j;
-  if (j.smax > older.smax) {
-    auto it = thresholds.lower_bound(j.smax);
-    r.smax = it == thresholds.end() ? SMax : *it;
-  }
-  if (j.smin < older.smin) {
-    auto it = thresholds.upper_bound(j.smin);
-    r.smin = it == thresholds.begin() ? SMin : *std::prev(it);
-  }
-  if (j.umax > older.umax) {
-    auto it = thresholds.lower_bound(j.umax > uint64_t(SMax) ? SMax
-                                                              : int64_t(j.umax));
-    r.umax = (it == thresholds.end() || *it < 0 || j.umax > uint64_t(SMax))
-                 ? UMax
-                 : uint64_t(*it);
-  }
-  if (j.umin < older.umin)
-    r.umin = 0;
-  r.sync();
-  return r;
-}
 
 static Value joinValues(const Value &a, const Value &b, bool widening,
                         const std::set<int64_t> &thresholds) {
   if (a.kind == TypeKind::Uninit || b.kind == TypeKind::Uninit)
     return Value{};
-  if (a.kind != b.kind || a.map != b.map || a.frame != b.frame)
+  if (a.kind != b.kind || a.map != b.map || a.frame != b.frame ||
+      a.ref != b.ref || a.size != b.size)
     return Value{TypeKind::Top, Range::top(), 0, 0, 0};
   Value v = a;
   v.range = widening ? widen(a.range, b.range, thresholds)
@@ -98,6 +43,7 @@ Value widen(const Value &older, const Value &newer,
 State join(const State &a, const State &b, bool widening,
            const std::set<int64_t> &thresholds) {
   State out = a;
+  out.refs.insert(b.refs.begin(), b.refs.end());
   for (size_t r = 0; r < out.regs.size(); ++r)
     out.regs[r] = joinValues(a.regs[r], b.regs[r], widening, thresholds);
   size_t n = std::min(a.frames.size(), b.frames.size());

@@ -53,9 +53,12 @@ constexpr unsigned WidenAfter = 2;
 
 enum class ArgKind {
   DontCare, ConstMapPtr, PtrToMapKey, PtrToMapValue, Anything,
-  PtrToUninitMem, ConstSize, ConstSizeOrZero, PtrToMemReadonly, PtrToCtx
+  PtrToUninitMem, ConstSize, ConstSizeOrZero, PtrToMemReadonly, PtrToCtx,
+  ConstAllocSizeOrZero, PtrToRingbufMemRelease
 };
-enum class RetKind { Integer, PtrToMapValueOrNull };
+enum class RetKind {
+  Integer, Void, PtrToMapValueOrNull, PtrToRingbufMemOrNull
+};
 
 struct HelperProto {
   uint32_t id;
@@ -70,6 +73,13 @@ constexpr HelperProto Protos[] = {
    {ArgKind::A1, ArgKind::A2, ArgKind::A3, ArgKind::A4, ArgKind::A5}},
 #include "eimc/Core/Helpers.def"
 };
+
+/// Helpers whose map argument must be a ring buffer (the kernel's
+/// check_map_func_compatibility).
+bool needsRingbuf(uint32_t id) {
+  return id == 130 /* bpf_ringbuf_output */ ||
+         id == 131 /* bpf_ringbuf_reserve */;
+}
 
 const HelperProto *findProto(uint32_t id) {
   for (const HelperProto &p : Protos)
@@ -105,10 +115,22 @@ private:
                                     const std::vector<std::optional<State>> &in,
                                     const std::map<size_t, uint64_t> &calls,
                                     unsigned depth);
+  /// The iteration bound of the innermost loop \p body headed by \p h,
+  /// by running its iterations one after another from \p entry without
+  /// widening; none if another loop is inside or the budget runs out.
+  std::optional<uint64_t> unrollBound(size_t h, const std::set<size_t> &body,
+                                      const State &entry, unsigned depth);
 
   bool fail(bool report, size_t i, StringRef rule, const Twine &msg,
             std::vector<std::string> ctx = {});
   std::string describe(const Value &v) const;
+  /// The slot of the bpf_ringbuf_reserve call that made reference \p ref.
+  uint32_t reserveSlot(uint32_t ref) const {
+    return ref && ref <= Prog.insns.size() ? Prog.insns[ref - 1].slot : 0;
+  }
+  /// Ends reservation \p ref: drops it from the live set and turns every
+  /// copy of the record pointer into \p to.
+  static void endReservation(State &st, uint32_t ref, const Value &to);
   std::string regLine(const State &st, unsigned r) const {
     return "r" + std::to_string(r) + ": " + describe(st.regs[r]);
   }
@@ -122,7 +144,6 @@ private:
   bool checkMemArg(State &st, size_t i, bool report, unsigned reg,
                    uint64_t sizeLo, uint64_t sizeHi, bool write,
                    StringRef what);
-  void scalarAlu(const bpf::Alu &a, Value &dst, const Range &src);
   void refine(State &st, const bpf::Jump &j, bool taken, bool &feasible);
 
   size_t indexOf(uint32_t slot) const { return SlotToIndex[slot]; }
@@ -184,6 +205,17 @@ std::string SafetyAnalysis::describe(const Value &v) const {
     return "map_value(" + mapName(v.map) + ") off=" + v.range.str();
   case TypeKind::MapValueOrNull:
     return "map_value_or_null(" + mapName(v.map) + ") off=" + v.range.str();
+  case TypeKind::RingbufMem:
+  case TypeKind::RingbufMemOrNull:
+    return formatv("ringbuf_mem{0}({1}, {2} bytes, reserved at insn {3}) "
+                   "off={4}",
+                   v.kind == TypeKind::RingbufMem ? "" : "_or_null",
+                   mapName(v.map), v.size, reserveSlot(v.ref), v.range.str())
+        .str();
+  case TypeKind::Released:
+    return formatv("released ring-buffer record (reserved at insn {0})",
+                   reserveSlot(v.ref))
+        .str();
   case TypeKind::Top:
     return "different types on different paths";
   }
@@ -196,6 +228,11 @@ bool SafetyAnalysis::readReg(const State &st, unsigned r, size_t i,
   if (v.kind == TypeKind::Uninit)
     return fail(report, i, "uninit-register",
                 "r" + Twine(r) + " is read before it is written on some path",
+                {regLine(st, r)});
+  if (v.kind == TypeKind::Released)
+    return fail(report, i, "use-after-release",
+                "r" + Twine(r) + " points to a ring-buffer record that was "
+                "already submitted or discarded",
                 {regLine(st, r)});
   if (v.kind == TypeKind::Top)
     return fail(report, i, "mixed-types",
@@ -217,6 +254,11 @@ bool SafetyAnalysis::region(const Value &p, int64_t &size, bool &writable,
     writable = true;
     name = "stack";
     return true;
+  case TypeKind::RingbufMem:
+    size = p.size;
+    writable = true;
+    name = "ring-buffer record";
+    return true;
   case TypeKind::MapValue: {
     const MapDef &m = Spec.maps[p.map];
     size = m.valueSize;
@@ -235,17 +277,21 @@ bool SafetyAnalysis::checkAccess(State &st, size_t i, bool report,
                                  bool write, unsigned reg,
                                  std::optional<Value> *loaded,
                                  const Value *stored) {
-  if (ptr.kind == TypeKind::MapValueOrNull)
+  if (ptr.kind == TypeKind::MapValueOrNull ||
+      ptr.kind == TypeKind::RingbufMemOrNull)
     return fail(report, i, "null-check",
-                "r" + Twine(reg) + " may be null: check the result of "
-                "bpf_map_lookup_elem before dereferencing it",
+                "r" + Twine(reg) + " may be null: check the result of " +
+                    (ptr.kind == TypeKind::MapValueOrNull
+                         ? "bpf_map_lookup_elem"
+                         : "bpf_ringbuf_reserve") +
+                    " before dereferencing it",
                 {regLine(st, reg)});
   if (ptr.kind == TypeKind::Scalar || ptr.kind == TypeKind::MapPtr)
     return fail(report, i, "not-a-pointer",
                 "r" + Twine(reg) + " is not a pointer to memory",
                 {regLine(st, reg)});
-  int64_t size;
-  bool writable;
+  int64_t size = 0;
+  bool writable = false;
   std::string name;
   region(ptr, size, writable, name);
   if (ptr.range.smin < INT32_MIN || ptr.range.smax > INT32_MAX)
@@ -269,7 +315,11 @@ bool SafetyAnalysis::checkAccess(State &st, size_t i, bool report,
                          ? "; the kernel rejects ctx writes for probes"
                          : ""),
                 {regLine(st, reg)});
-  if (ptr.kind == TypeKind::Ctx && (!ptr.range.isConstant() || lo % width))
+  // The kernel wants the ctx pointer unmodified (the whole offset in the
+  // instruction): `r1 += 8; *(u64 *)(r1 + 152)` is refused like a
+  // variable offset ("dereference of modified ctx ptr").
+  if (ptr.kind == TypeKind::Ctx &&
+      (ptr.range != Range::constant(0) || lo % width))
     return fail(report, i, "ctx-access",
                 formatv("ctx access must be at a constant, naturally "
                         "aligned offset (here [{0}, {1}), {2} bytes)",
@@ -345,109 +395,25 @@ bool SafetyAnalysis::checkAccess(State &st, size_t i, bool report,
   return true;
 }
 
-/// Interval arithmetic for one scalar ALU operation; anything it cannot
-/// bound precisely becomes unknown, which is always sound.
-void SafetyAnalysis::scalarAlu(const bpf::Alu &a, Value &dst,
-                               const Range &s) {
-  using bpf::AluOpKind;
-  Range d = dst.range, out = Range::top();
-  bool constS = s.isConstant();
-  switch (a.op) {
-  case AluOpKind::Mov:
-    out = s;
-    break;
-  case AluOpKind::Add: {
-    int64_t lo, hi;
-    if (!__builtin_add_overflow(d.smin, s.smin, &lo) &&
-        !__builtin_add_overflow(d.smax, s.smax, &hi))
-      out = Range::signedRange(lo, hi);
-    uint64_t ulo, uhi;
-    if (!__builtin_add_overflow(d.umin, s.umin, &ulo) &&
-        !__builtin_add_overflow(d.umax, s.umax, &uhi)) {
-      Range u = Range::unsignedRange(ulo, uhi);
-      out = {std::max(out.smin, u.smin), std::min(out.smax, u.smax),
-             std::max(out.umin, u.umin), std::min(out.umax, u.umax)};
-      out.sync();
-    }
-    break;
-  }
-  case AluOpKind::Sub: {
-    int64_t lo, hi;
-    if (!__builtin_sub_overflow(d.smin, s.smax, &lo) &&
-        !__builtin_sub_overflow(d.smax, s.smin, &hi))
-      out = Range::signedRange(lo, hi);
-    break;
-  }
-  case AluOpKind::Mul: {
-    uint64_t hi;
-    if (!__builtin_mul_overflow(d.umax, s.umax, &hi))
-      out = Range::unsignedRange(d.umin * s.umin, hi);
-    break;
-  }
-  case AluOpKind::Div:
-    if (constS && s.umin != 0)
-      out = Range::unsignedRange(d.umin / s.umin, d.umax / s.umin);
-    else
-      out = Range::unsignedRange(0, d.umax); // x / 0 is 0
-    break;
-  case AluOpKind::Mod:
-    if (s.umax != 0)
-      out = Range::unsignedRange(0, std::min(d.umax, s.umax - 1));
-    if (s.umin == 0) // x % 0 is x
-      out = Range::unsignedRange(0, d.umax);
-    break;
-  case AluOpKind::And:
-    out = Range::unsignedRange(0, std::min(d.umax, s.umax));
-    break;
-  case AluOpKind::Or:
-  case AluOpKind::Xor: {
-    uint64_t m = d.umax | s.umax;
-    uint64_t p = m == 0 ? 0 : (m >> 63 ? UMax : (uint64_t(2) << (63 - __builtin_clzll(m))) - 1);
-    out = Range::unsignedRange(a.op == AluOpKind::Or ? std::max(d.umin, s.umin) : 0, p);
-    break;
-  }
-  case AluOpKind::Lsh:
-    if (constS && s.umin < 64 && (d.umax >> (63 - s.umin)) == 0)
-      out = Range::unsignedRange(d.umin << s.umin, d.umax << s.umin);
-    break;
-  case AluOpKind::Rsh:
-    if (constS && s.umin < 64)
-      out = Range::unsignedRange(d.umin >> s.umin, d.umax >> s.umin);
-    else
-      out = Range::unsignedRange(0, d.umax);
-    break;
-  case AluOpKind::Arsh:
-    if (constS && s.umin < 64)
-      out = Range::signedRange(d.smin >> s.umin, d.smax >> s.umin);
-    break;
-  case AluOpKind::Neg:
-    if (d.smin != SMin)
-      out = Range::signedRange(-d.smax, -d.smin);
-    break;
-  case AluOpKind::MovSx: {
-    int64_t half = int64_t(1) << (a.sxBits - 1);
-    out = s.smin >= -half && s.smax < half ? s
-                                           : Range::signedRange(-half, half - 1);
-    break;
-  }
-  case AluOpKind::SDiv:
-  case AluOpKind::SMod:
-    break;
-  }
-  if (!a.is64) {
-    // 32-bit: exact only if operands and result already fit in 32 bits
-    // unsigned (truncation is then the identity); else any 32-bit value.
-    bool fits = d.umax <= UINT32_MAX && s.umax <= UINT32_MAX &&
-                out.umax <= UINT32_MAX && !out.empty() &&
-                a.op != bpf::AluOpKind::MovSx && a.op != bpf::AluOpKind::Arsh &&
-                a.op != bpf::AluOpKind::Neg;
-    if (a.op == bpf::AluOpKind::Mov)
-      fits = s.umax <= UINT32_MAX;
-    out = fits ? out : Range::unsignedRange(0, UINT32_MAX);
-  }
-  if (out.empty())
-    out = Range::top();
-  dst = Value::scalar(out);
+/// Every register and spilled register of \p st.
+static SmallVector<Value *, 32> allValues(State &st) {
+  SmallVector<Value *, 32> out;
+  for (Value &v : st.regs)
+    out.push_back(&v);
+  for (Frame &f : st.frames)
+    for (std::optional<Value> &s : f.spill)
+      if (s)
+        out.push_back(&*s);
+  return out;
+}
+
+void SafetyAnalysis::endReservation(State &st, uint32_t ref, const Value &to) {
+  st.refs.erase(ref);
+  for (Value *v : allValues(st))
+    if ((v->kind == TypeKind::RingbufMem ||
+         v->kind == TypeKind::RingbufMemOrNull) &&
+        v->ref == ref)
+      *v = to;
 }
 
 /// Narrows the registers a conditional jump compares, for the edge taken
@@ -480,91 +446,28 @@ void SafetyAnalysis::refine(State &st, const bpf::Jump &j, bool taken,
     fix(d);
     return;
   }
+  // The same for a reservation; a null one holds no reference.
+  if (d.kind == TypeKind::RingbufMemOrNull &&
+      srcVal.kind == TypeKind::Scalar && srcVal.range == Range::constant(0) &&
+      !j.is32 && (j.op == JumpOpKind::Jeq || j.op == JumpOpKind::Jne)) {
+    bool isNull = (j.op == JumpOpKind::Jeq) == taken;
+    Value record = d;
+    record.kind = TypeKind::RingbufMem;
+    if (isNull)
+      endReservation(st, d.ref, Value::scalar(Range::constant(0)));
+    else
+      for (Value *v : allValues(st))
+        if (v->kind == TypeKind::RingbufMemOrNull && v->ref == record.ref) {
+          Range off = v->range;
+          *v = record;
+          v->range = off;
+        }
+    return;
+  }
   if (d.kind != TypeKind::Scalar || srcVal.kind != TypeKind::Scalar)
     return;
-  if (j.is32) {
-    // A 32-bit compare tells about the 64-bit value only when both sides
-    // are known to be 32-bit non-negative values.
-    if (d.range.umax > INT32_MAX || srcVal.range.umax > INT32_MAX)
-      return;
-  }
-  JumpOpKind op = j.op;
-  if (!taken) {
-    switch (op) {
-    case JumpOpKind::Jeq: op = JumpOpKind::Jne; break;
-    case JumpOpKind::Jne: op = JumpOpKind::Jeq; break;
-    case JumpOpKind::Jgt: op = JumpOpKind::Jle; break;
-    case JumpOpKind::Jle: op = JumpOpKind::Jgt; break;
-    case JumpOpKind::Jge: op = JumpOpKind::Jlt; break;
-    case JumpOpKind::Jlt: op = JumpOpKind::Jge; break;
-    case JumpOpKind::Jsgt: op = JumpOpKind::Jsle; break;
-    case JumpOpKind::Jsle: op = JumpOpKind::Jsgt; break;
-    case JumpOpKind::Jsge: op = JumpOpKind::Jslt; break;
-    case JumpOpKind::Jslt: op = JumpOpKind::Jsge; break;
-    default: return; // jset: no interval information
-    }
-  }
   Range a = d.range, b = srcVal.range;
-  switch (op) {
-  case JumpOpKind::Jeq: {
-    Range m{std::max(a.smin, b.smin), std::min(a.smax, b.smax),
-            std::max(a.umin, b.umin), std::min(a.umax, b.umax)};
-    a = b = m;
-    break;
-  }
-  case JumpOpKind::Jne:
-    if (b.isConstant()) {
-      if (a.umin == b.umin) a.umin++;
-      else if (a.umax == b.umin) a.umax--;
-      if (a.umin > a.umax) { feasible = false; return; }
-    }
-    break;
-  case JumpOpKind::Jlt:
-    if (b.umax == 0) { feasible = false; return; }
-    a.umax = std::min(a.umax, b.umax - 1);
-    if (a.umin == UMax) { feasible = false; return; }
-    b.umin = std::max(b.umin, a.umin + 1);
-    break;
-  case JumpOpKind::Jle:
-    a.umax = std::min(a.umax, b.umax);
-    b.umin = std::max(b.umin, a.umin);
-    break;
-  case JumpOpKind::Jgt:
-    if (b.umin == UMax) { feasible = false; return; }
-    a.umin = std::max(a.umin, b.umin + 1);
-    if (a.umax == 0) { feasible = false; return; }
-    b.umax = std::min(b.umax, a.umax - 1);
-    break;
-  case JumpOpKind::Jge:
-    a.umin = std::max(a.umin, b.umin);
-    b.umax = std::min(b.umax, a.umax);
-    break;
-  case JumpOpKind::Jslt:
-    if (b.smax == SMin) { feasible = false; return; }
-    a.smax = std::min(a.smax, b.smax - 1);
-    if (a.smin == SMax) { feasible = false; return; }
-    b.smin = std::max(b.smin, a.smin + 1);
-    break;
-  case JumpOpKind::Jsle:
-    a.smax = std::min(a.smax, b.smax);
-    b.smin = std::max(b.smin, a.smin);
-    break;
-  case JumpOpKind::Jsgt:
-    if (b.smin == SMax) { feasible = false; return; }
-    a.smin = std::max(a.smin, b.smin + 1);
-    if (a.smax == SMin) { feasible = false; return; }
-    b.smax = std::min(b.smax, a.smax - 1);
-    break;
-  case JumpOpKind::Jsge:
-    a.smin = std::max(a.smin, b.smin);
-    b.smax = std::min(b.smax, a.smax);
-    break;
-  default:
-    return;
-  }
-  a.sync();
-  b.sync();
-  if (a.empty() || b.empty()) {
+  if (!refineCompare(j.op, j.is32, taken, a, b)) {
     feasible = false;
     return;
   }
@@ -592,9 +495,12 @@ bool SafetyAnalysis::checkMemArg(State &st, size_t i, bool report,
                                  uint64_t sizeHi, bool write,
                                  StringRef what) {
   const Value &p = st.regs[reg];
-  if (p.kind != TypeKind::Stack && p.kind != TypeKind::MapValue)
+  if (p.kind != TypeKind::Stack && p.kind != TypeKind::MapValue &&
+      p.kind != TypeKind::RingbufMem)
     return fail(report, i, "helper-arg",
-                "r" + Twine(reg) + " must point to the stack or a map value (" +
+                "r" + Twine(reg) +
+                    " must point to the stack, a map value or a ring-buffer "
+                    "record (" +
                     what + ")",
                 {regLine(st, reg)});
   if (sizeHi == 0)
@@ -667,6 +573,7 @@ SafetyAnalysis::Succs SafetyAnalysis::transfer(size_t i, State st,
                   a->op == bpf::AluOpKind::Add));
       Value &p = dPtr ? d : s;
       if (ok && (p.kind == TypeKind::MapValueOrNull ||
+                 p.kind == TypeKind::RingbufMemOrNull ||
                  p.kind == TypeKind::MapPtr))
         ok = false;
       if (!ok)
@@ -678,15 +585,12 @@ SafetyAnalysis::Succs SafetyAnalysis::transfer(size_t i, State st,
                                : regLine(st, a->src)}),
                out;
       Value ptr = p;
-      Value off = Value::scalar(ptr.range);
-      bpf::Alu arith = *a;
-      scalarAlu(arith, off, dPtr ? s.range : d.range);
-      ptr.range = off.range;
+      ptr.range = aluResult(*a, ptr.range, dPtr ? s.range : d.range);
       d = ptr;
       next(st);
       return out;
     }
-    scalarAlu(*a, d, s.range);
+    d = Value::scalar(aluResult(*a, d.range, s.range));
     next(st);
     return out;
   }
@@ -795,7 +699,9 @@ SafetyAnalysis::Succs SafetyAnalysis::transfer(size_t i, State st,
         (!j->useImm && !readReg(st, j->src, i, report)))
       return out;
     const Value &d = st.regs[j->dst];
-    bool nullCheck = d.kind == TypeKind::MapValueOrNull && j->useImm &&
+    bool nullCheck = (d.kind == TypeKind::MapValueOrNull ||
+                      d.kind == TypeKind::RingbufMemOrNull) &&
+                     j->useImm &&
                      j->imm == 0 && !j->is32 &&
                      (j->op == bpf::JumpOpKind::Jeq ||
                       j->op == bpf::JumpOpKind::Jne);
@@ -838,13 +744,20 @@ SafetyAnalysis::Succs SafetyAnalysis::transfer(size_t i, State st,
       after.regs[0] = r.exit->regs[0];
       for (unsigned reg = 1; reg <= 5; ++reg)
         after.regs[reg] = Value{};
+      // Reservations the callee released die in the caller's registers.
+      for (uint32_t ref : st.refs)
+        if (!r.exit->refs.count(ref))
+          endReservation(after, ref,
+                         Value{TypeKind::Released, Range::constant(0), 0, 0,
+                               0, ref, 0});
+      after.refs = r.exit->refs;
       next(after);
       return out;
     }
     const HelperProto *proto = findProto(uint32_t(c->imm));
     if (!proto) // the structural verifier refused it already
       return out;
-    std::optional<uint32_t> map;
+    std::optional<uint32_t> map, allocSize, release;
     bool ok = true;
     for (unsigned a = 0; a < 5 && ok; ++a) {
       unsigned reg = a + 1;
@@ -878,6 +791,10 @@ SafetyAnalysis::Succs SafetyAnalysis::transfer(size_t i, State st,
         const MapDef &m = Spec.maps[*map];
         if (m.type == uint32_t(bpfobject::MapTypeKind::PerfEventArray)) {
           argError("map '" + m.name + "' is a perf event array");
+          break;
+        }
+        if (m.type == uint32_t(bpfobject::MapTypeKind::RingBuf)) {
+          argError("map '" + m.name + "' is a ring buffer");
           break;
         }
         uint64_t n = k == ArgKind::PtrToMapKey ? m.keySize : m.valueSize;
@@ -922,17 +839,62 @@ SafetyAnalysis::Succs SafetyAnalysis::transfer(size_t i, State st,
         if (v.isPointer() && k != ArgKind::Anything)
           argError("expected a scalar");
         break;
+      case ArgKind::ConstAllocSizeOrZero:
+        if (v.kind != TypeKind::Scalar || !v.range.isConstant() ||
+            v.range.umin > INT32_MAX)
+          argError("the record size must be a known constant");
+        else
+          allocSize = uint32_t(v.range.umin);
+        break;
+      case ArgKind::PtrToRingbufMemRelease:
+        if (v.kind == TypeKind::RingbufMemOrNull)
+          argError("may be null: check the result of bpf_ringbuf_reserve "
+                   "first");
+        else if (v.kind != TypeKind::RingbufMem)
+          argError("expected a record from bpf_ringbuf_reserve");
+        else if (v.range != Range::constant(0))
+          argError("expected the pointer bpf_ringbuf_reserve returned, not "
+                   "an offset into the record");
+        else
+          release = v.ref;
+        break;
       case ArgKind::DontCare:
         break;
       }
     }
+    if (ok && map && needsRingbuf(proto->id) &&
+        Spec.maps[*map].type != uint32_t(bpfobject::MapTypeKind::RingBuf))
+      ok = fail(report, i, "helper-arg",
+                formatv("argument 1 of {0}: map '{1}' is not a ring buffer",
+                        proto->name, Spec.maps[*map].name)
+                    .str(),
+                {regLine(st, 1)});
     if (!ok)
       return out;
+    if (release)
+      endReservation(st, *release,
+                     Value{TypeKind::Released, Range::constant(0), 0, 0, 0,
+                           *release, 0});
     for (unsigned reg = 1; reg <= 5; ++reg)
       st.regs[reg] = Value{};
     if (proto->ret == RetKind::PtrToMapValueOrNull && map)
       st.regs[0] = {TypeKind::MapValueOrNull, Range::constant(0), *map, 0,
                     uint32_t(i + 1)};
+    else if (proto->ret == RetKind::PtrToRingbufMemOrNull && map &&
+             allocSize) {
+      // One live reservation per call instruction: a second one while the
+      // first is outstanding (a loop) could not be told apart from it.
+      uint32_t ref = uint32_t(i + 1);
+      if (!st.refs.insert(ref).second)
+        return fail(report, i, "reference-leak",
+                    "unreleased ring-buffer reservation from insn " +
+                        Twine(Prog.insns[i].slot) +
+                        " when the same call reserves again"),
+               out;
+      st.regs[0] = {TypeKind::RingbufMemOrNull, Range::constant(0), *map, 0,
+                    0, ref, *allocSize};
+    } else if (proto->ret == RetKind::Void)
+      st.regs[0] = Value{};
     else
       st.regs[0] = Value::scalar();
     next(st);
@@ -952,6 +914,15 @@ SafetyAnalysis::Succs SafetyAnalysis::transfer(size_t i, State st,
                                "stack",
                   {regLine(st, 0)}),
              out;
+    if (depth == 0 && !st.refs.empty()) {
+      for (uint32_t ref : st.refs)
+        fail(report, i, "reference-leak",
+             "unreleased ring-buffer reservation from insn " +
+                 Twine(reserveSlot(ref)),
+             {"the program exits without bpf_ringbuf_submit or "
+              "bpf_ringbuf_discard of that record on some path"});
+      return out;
+    }
     out.push_back({SIZE_MAX, std::move(st)});
     return out;
   }
@@ -1209,6 +1180,8 @@ SafetyAnalysis::boundBody(size_t start,
           break;
         }
         if (!iters)
+          iters = unrollBound(h, body, *entry, depth);
+        if (!iters)
           why = formatv("cannot bound the loop at insn {0}: no counter "
                         "stepped by a constant towards a constant in an "
                         "exit test",
@@ -1233,6 +1206,47 @@ SafetyAnalysis::boundBody(size_t start,
     if (reached(i))
       total += mult[i - start] * (long double)cost(i);
   return total >= (long double)UINT64_MAX ? UINT64_MAX : uint64_t(total);
+}
+
+/// The fallback for loops whose exit test is not on the counter itself, as
+/// clang emits for `for (int i = 3000; i; i--)` without alu32 (the test is
+/// on a zero-extended copy) or `i < f()` (a bound recomputed each time).
+/// Iteration k's state at the head is the join over every path of the
+/// previous iteration; once no path returns to the head, k bounds the
+/// iterations (sound: each state over-approximates its iteration's). This
+/// is the kernel's approach, limited to one loop level and to
+/// UnrollBudget transfers.
+std::optional<uint64_t>
+SafetyAnalysis::unrollBound(size_t h, const std::set<size_t> &body,
+                            const State &entry, unsigned depth) {
+  constexpr uint64_t UnrollBudget = 400000;
+  uint64_t limit = UnrollBudget / body.size();
+  State cur = entry;
+  for (uint64_t k = 1; k <= limit; ++k) {
+    std::map<size_t, State> pending{{h, cur}};
+    std::optional<State> back;
+    for (auto it = pending.begin(); it != pending.end();
+         it = pending.erase(it)) {
+      size_t n = it->first;
+      for (auto &[s, st] : transfer(n, it->second, depth, false)) {
+        if (s == h) {
+          back = back ? join(*back, st, false, Thresholds) : st;
+          continue;
+        }
+        if (s == SIZE_MAX || !body.count(s))
+          continue; // leaves the loop
+        if (s <= n)
+          return std::nullopt; // an inner loop
+        auto [slot, fresh] = pending.try_emplace(s, st);
+        if (!fresh)
+          slot->second = join(slot->second, st, false, Thresholds);
+      }
+    }
+    if (!back)
+      return k;
+    cur = std::move(*back);
+  }
+  return std::nullopt;
 }
 
 void SafetyAnalysis::run() {

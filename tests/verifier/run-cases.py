@@ -6,6 +6,7 @@ Each YAML document is one case, in the shape of PREVAIL's test-data:
   test-case: what the case shows
   asm: |            # kernel/llvm-objdump assembly of program 'prog', or
   c: |              # a C body compiled by clang-19 -target bpf
+  cflags: [...]     # optional extra clang flags (e.g. -mcpu=v3 for alu32)
   instructions: 50  # optional policy bound
   helpers: [...]    # optional granted helpers
   verdict: accept | reject
@@ -52,7 +53,8 @@ def build(case, work, clang, llvm_mc):
             f.write(C_PRELUDE + case["c"] +
                     '\nchar LICENSE[] SEC("license") = "GPL";\n')
         cmd = [clang, "-target", "bpf", "-O2", "-g",
-               "-I/usr/include/x86_64-linux-gnu", "-c", src, "-o", obj]
+               "-I/usr/include/x86_64-linux-gnu"] + case.get("cflags", []) + [
+               "-c", src, "-o", obj]
     subprocess.run(cmd, check=True)
     return obj
 

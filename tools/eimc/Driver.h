@@ -40,7 +40,7 @@ struct VerifyOptions {
   std::vector<std::string> extensions;
   std::string policy;
   /// `--verifier=structural|safety` (docs/verifier.md).
-  std::string verifier = "structural";
+  std::string verifier = "safety";
   FormatKind format = FormatKind::Text;
   /// Stored manifest (`--manifest`); empty: extract it from the host.
   std::string manifest;
@@ -71,7 +71,8 @@ struct EventsOptions {
   int pid = 0;
   std::string btfFile;  ///< ELF with .BTF holding typeName
   std::string typeName;
-  std::string map;      ///< empty: every PERF_EVENT_ARRAY map
+  std::string map;      ///< empty: every PERF_EVENT_ARRAY and RINGBUF map
+  bool trace = false;   ///< print bpf_trace_printk lines instead
   std::optional<uint64_t> count;
   std::optional<double> duration; ///< seconds
   FormatKind format = FormatKind::Text;
