@@ -43,6 +43,9 @@ struct CodeSection {
   /// callbacks): slot → refusal message; an error only in a program that
   /// contains the slot.
   std::map<uint32_t, std::string> refusals;
+  /// Slot of a call to an extern function -> its name: a host function
+  /// call (B3), checked against the manifest by the verifier.
+  std::map<uint32_t, std::string> externCalls;
   /// Line info from .BTF.ext, by section slot.
   std::map<uint32_t, SourceLine> lines;
 

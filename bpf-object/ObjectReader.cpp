@@ -37,6 +37,7 @@
 #include "llvm/BinaryFormat/Magic.h"
 #include "llvm/DebugInfo/BTF/BTFParser.h"
 #include "llvm/Object/ELFObjectFile.h"
+#include "llvm/Support/DataExtractor.h"
 #include "llvm/Support/Path.h"
 
 #include <set>
@@ -137,7 +138,10 @@ Error classifySection(StringRef section, Program &prog) {
       {"uprobe", ProgramKind::Uprobe},
       {"uretprobe", ProgramKind::Uretprobe},
       {"kprobe", ProgramKind::Kprobe},
-      {"kretprobe", ProgramKind::Kretprobe}};
+      {"kretprobe", ProgramKind::Kretprobe},
+      // libbpf's typed-argument attach: an entry probe whose context is the
+      // hooked function's arguments (docs/capabilities.md).
+      {"fentry", ProgramKind::Uprobe}};
   auto [head, target] = section.split('/');
   for (const auto &[prefix, kind] : probes) {
     if (head != prefix)
@@ -183,6 +187,7 @@ public:
 
 private:
   Error readBtf();
+  Error checkCoreRelocationSections();
   Error readLicense();
   Error readMaps();
   Error readGlobalData();
@@ -256,11 +261,102 @@ Error Reader::readBtf() {
   }
   if (!btf || !BTFParser::hasBTFSections(obj))
     return Error::success();
+  if (Error e = checkCoreRelocationSections())
+    return e;
   ext.emplace();
   BTFParser::ParseOptions opts;
   opts.LoadLines = true;
   opts.LoadRelocs = true;
   return ext->parse(obj, opts);
+}
+
+/// LLVM 19's BTFParser::parseRelocInfo dereferences the section it looks
+/// up by each CO-RE relocation group's name without checking that it
+/// exists (parseLineInfo does check), so a group naming no section makes
+/// it call through garbage (found by fuzz/ObjectReaderFuzzer.cpp). Walk
+/// the groups first (.BTF.ext layout: the kernel's struct btf_ext_header
+/// and btf_ext_info_sec) and refuse a name that is not a section.
+Error Reader::checkCoreRelocationSections() {
+  StringRef extBytes;
+  std::set<StringRef> sectionNames;
+  for (const SectionRef &sec : obj.sections()) {
+    Expected<StringRef> name = sec.getName();
+    if (!name)
+      return name.takeError();
+    sectionNames.insert(*name);
+    if (*name != ".BTF.ext")
+      continue;
+    Expected<StringRef> contents = sec.getContents();
+    if (!contents)
+      return contents.takeError();
+    extBytes = *contents;
+  }
+  // The .BTF string table: header fields hdr_len (offset 4), str_off
+  // (16) and str_len (20), offsets relative to the end of the header.
+  DataExtractor btfData(StringRef(reinterpret_cast<const char *>(
+                                      spec.btf.data()),
+                                  spec.btf.size()),
+                        /*IsLittleEndian=*/true, 8);
+  DataExtractor::Cursor btfCur(4);
+  uint32_t btfHdrLen = btfData.getU32(btfCur);
+  btfCur.seek(16);
+  uint32_t strOff = btfData.getU32(btfCur);
+  uint32_t strLen = btfData.getU32(btfCur);
+  if (Error e = btfCur.takeError()) {
+    consumeError(std::move(e));
+    return makeMalformed(".BTF: truncated header");
+  }
+  auto btfString = [&](uint32_t off) -> std::optional<StringRef> {
+    uint64_t begin = uint64_t(btfHdrLen) + strOff;
+    if (off >= strLen || begin + strLen > spec.btf.size())
+      return std::nullopt;
+    StringRef strs(reinterpret_cast<const char *>(spec.btf.data()) + begin,
+                   strLen);
+    return strs.drop_front(off).split('\0').first;
+  };
+
+  DataExtractor ext(extBytes, /*IsLittleEndian=*/true, 8);
+  DataExtractor::Cursor cur(4);
+  uint32_t hdrLen = ext.getU32(cur);
+  cur.seek(24);
+  uint32_t reloOff = ext.getU32(cur);
+  uint32_t reloLen = ext.getU32(cur);
+  if (Error e = cur.takeError()) {
+    // LLVM's own header checks report a short header precisely.
+    consumeError(std::move(e));
+    return Error::success();
+  }
+  // Headers shorter than 32 bytes have no CO-RE relocations.
+  if (hdrLen < 32 || reloLen == 0)
+    return Error::success();
+  uint64_t begin = uint64_t(hdrLen) + reloOff;
+  uint64_t end = begin + reloLen;
+  if (end > extBytes.size())
+    return makeMalformed(".BTF.ext: CO-RE relocations past the section end");
+  cur.seek(begin);
+  uint32_t recordSize = ext.getU32(cur);
+  if (recordSize == 0)
+    return joinErrors(
+        makeMalformed(".BTF.ext: CO-RE relocation record size 0"),
+        cur.takeError());
+  while (cur && cur.tell() < end) {
+    uint32_t nameOff = ext.getU32(cur);
+    uint32_t count = ext.getU32(cur);
+    if (!cur)
+      break;
+    std::optional<StringRef> name = btfString(nameOff);
+    if (!name)
+      return makeMalformed(".BTF.ext: CO-RE relocation group names string "
+                           "offset " +
+                           Twine(nameOff) + ", outside .BTF's strings");
+    if (!sectionNames.count(*name))
+      return makeMalformed(".BTF.ext: CO-RE relocations for section '" +
+                           *name + "', which the object does not have");
+    cur.seek(cur.tell() + uint64_t(count) * recordSize);
+  }
+  // A truncated group is LLVM's to report.
+  consumeError(cur.takeError());
+  return Error::success();
 }
 
 Error Reader::readLicense() {
@@ -483,6 +579,14 @@ Error Reader::relocateOne(const RelocationRef &reloc, CodeSection &code) {
     return joinErrors(joinErrors(symName.takeError(), symSec.takeError()),
                       symValue.takeError());
   if (*symSec == obj.section_end()) {
+    // `extern T f(...);` called: a host function (docs/capabilities.md).
+    // Not a bpf-to-bpf call any more; the verifier resolves the name.
+    auto *call = std::get_if<bpf::Call>(&insn);
+    if (call && call->kind == bpf::CallKind::Local) {
+      *call = bpf::Call{bpf::CallKind::HelperBtfId, 0, 0};
+      code.externCalls[slot] = symName->str();
+      return Error::success();
+    }
     code.refusals[slot] = ("extern '" + *symName + "' is not supported").str();
     return Error::success();
   }
@@ -724,6 +828,9 @@ Error Reader::appendFunction(
     auto line = code.lines.find(si.slot);
     if (line != code.lines.end())
       prog.lines[copy.slot] = line->second;
+    auto hostCall = code.externCalls.find(si.slot);
+    if (hostCall != code.externCalls.end())
+      prog.hostCalls[copy.slot] = hostCall->second;
     prog.insns.push_back(std::move(copy));
   }
   return Error::success();

@@ -131,6 +131,9 @@ struct Program {
   std::vector<bpf::SlotInsn> insns;
   /// Line info by slot, where .BTF.ext has it.
   std::map<uint32_t, SourceLine> lines;
+  /// Calls to extern functions (host functions, docs/capabilities.md) by
+  /// slot: the instruction is a Call of kind HelperBtfId, imm 0.
+  std::map<uint32_t, std::string> hostCalls;
   bool operator==(const Program &) const = default;
 };
 
