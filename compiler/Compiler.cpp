@@ -52,6 +52,7 @@
 
 #include <memory>
 #include <mutex>
+#include <set>
 
 using namespace llvm;
 
@@ -242,6 +243,11 @@ Expected<NativeObject> compile(const verifier::VerifiedExtension &ext,
   for (const bpfobject::MapDef &map : spec.maps)
     object.mapSymbols.push_back(mapSymbol(options.symbolPrefix, map.name));
   object.mapsInitSymbol = mapsInitSymbol(options.symbolPrefix);
+  std::set<std::string> hostFunctions;
+  for (size_t index : ext.programs())
+    for (const auto &[slot, name] : spec.programs[index].hostCalls)
+      hostFunctions.insert(name);
+  object.hostFunctions.assign(hostFunctions.begin(), hostFunctions.end());
   return object;
 }
 

@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "llvm/IR/IRBuilder.h"
+
 namespace llvm {
 class Function;
 class GlobalVariable;
@@ -55,7 +57,8 @@ constexpr uint64_t MapStateDataOffset = 16;
 /// reads the read-only copy in the code pages.
 bool isReadOnlyData(const bpfobject::MapDef &def);
 /// \returns true for map types runtime-lib allocates (HASH, ARRAY,
-/// PERF_EVENT_ARRAY); others are only accepted while unused.
+/// PERF_EVENT_ARRAY, PERCPU_HASH, PERCPU_ARRAY, RINGBUF); others are only
+/// accepted while unused.
 bool hasRuntimeStorage(const bpfobject::MapDef &def);
 
 /// "x86-64" with every vector/x87 unit disabled: compiled programs run
@@ -82,6 +85,23 @@ void emitMaps(ModuleState &state);
 /// cannot be lowered (unsupported kind, unknown helper, bad target).
 llvm::Error lowerProgram(ModuleState &state, const bpfobject::Program &prog,
                          llvm::StringRef symbol);
+
+/// A typed entry's context (CapabilityLowering.cpp): a six-slot i64 array
+/// of the argument registers saved in the trampoline's pt_regs \p regs.
+/// \returns its address.
+llvm::Value *emitTypedArguments(llvm::IRBuilder<> &builder, llvm::Value *regs);
+
+/// A direct call to host function \p fn with the first
+/// `fn.prototype.params.size()` of \p regs (r1-r5). \returns r0: the result
+/// extended to 64 bits as its C type requires, 0 for void.
+llvm::Value *emitHostCall(llvm::IRBuilder<> &builder, llvm::Module &module,
+                          const extract::HostFunction &fn,
+                          llvm::ArrayRef<llvm::Value *> regs);
+
+/// bpf_override_return(ctx, \p value) in a typed entry whose trampoline
+/// pt_regs is \p regs.
+void emitOverrideReturn(llvm::IRBuilder<> &builder, llvm::Value *regs,
+                        llvm::Value *value);
 
 } // namespace eimc::compiler
 

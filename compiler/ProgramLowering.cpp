@@ -61,6 +61,8 @@ namespace {
 /// uBPF's "unwind" helper, used by the conformance suite in place of
 /// bpf_ktime_get_ns (../shared/notes/conformance.md §1.1).
 constexpr int32_t ConformanceUnwindHelper = 5;
+/// bpf_override_return (verifier/Capabilities.h; CapabilityLowering.cpp).
+constexpr uint32_t OverrideReturnHelper = 58;
 /// Registers r1-r5 carry helper and subprogram arguments.
 constexpr unsigned ArgRegs = 5;
 constexpr unsigned NumRegs = 11;
@@ -374,7 +376,10 @@ void FunctionLowering::emitPrologue() {
 
   for (unsigned r = 0; r < bpf::FramePointer; ++r)
     writeReg(r, Builder.getInt64(0));
-  if (IsMain) {
+  if (IsMain && verifier::isTypedEntry(Prog.program())) {
+    Value *args = emitTypedArguments(Builder, Fn.getArg(0));
+    writeReg(1, Builder.CreatePtrToInt(args, I64));
+  } else if (IsMain) {
     writeReg(1, Builder.CreatePtrToInt(Fn.getArg(0), I64));
     if (Fn.arg_size() > 1)
       writeReg(2, Fn.getArg(1));
@@ -747,6 +752,15 @@ Error FunctionLowering::lowerHelperCall(const bpf::Call &call) {
     lowerUnwind();
     return Error::success();
   }
+  if (call.imm == int32_t(OverrideReturnHelper)) {
+    // The verifier allows it only where r1 is the typed entry's context,
+    // which exists only in the main function.
+    if (!IsMain || !verifier::isTypedEntry(Prog.program()))
+      return Prog.refuse(Current, "bpf_override_return outside a typed entry");
+    emitOverrideReturn(Builder, Fn.getArg(0), readReg(2));
+    writeReg(0, Builder.getInt64(0));
+    return Error::success();
+  }
   const char *symbol = helperSymbol(call.imm);
   if (!symbol)
     return Prog.refuse(Current, "call to unknown helper " + Twine(call.imm));
@@ -778,8 +792,17 @@ Error FunctionLowering::lower(const bpf::Call &call) {
   case bpf::CallKind::HelperBtfId:
     break;
   }
-  return Prog.refuse(Current, "kfunc call (BTF id " + Twine(call.imm) +
-                                  ") is not supported");
+  const std::map<uint32_t, std::string> &hostCalls = Prog.program().hostCalls;
+  auto name = hostCalls.find(Prog.program().insns[Current].slot);
+  const extract::CapabilityManifest *manifest = Prog.state().options.manifest;
+  const extract::HostFunction *fn =
+      name != hostCalls.end() && manifest ? manifest->findFunction(name->second)
+                                          : nullptr;
+  if (!fn)
+    return Prog.refuse(Current, "kfunc call (BTF id " + Twine(call.imm) +
+                                    ") is not supported");
+  writeReg(0, emitHostCall(Builder, Prog.state().module, *fn, argumentRegs()));
+  return Error::success();
 }
 
 Error FunctionLowering::lower(const bpf::CallX &callx) {

@@ -72,6 +72,7 @@ struct SiteRequest {
   FunctionSymbol function;
   std::vector<std::string> entryPrograms;
   std::vector<std::string> returnPrograms;
+  bool overrideReturn = false;
 };
 
 class HookPlanner {
@@ -330,6 +331,7 @@ Error HookPlanner::addSite(const SiteRequest &request) {
   hostSymbol(function.address);
   site.entryPrograms = request.entryPrograms;
   site.returnPrograms = request.returnPrograms;
+  site.overrideReturn = request.overrideReturn;
   site.trampolineSymbol = "eim_tramp_" + function.name;
   Plan.sites.push_back(std::move(site));
   warnAboutClones(function);
@@ -381,6 +383,7 @@ resolveRequests(const HostBinary &host, ArrayRef<HookRequest> requests) {
     }
     append_range(it->second.entryPrograms, request.entryPrograms);
     append_range(it->second.returnPrograms, request.returnPrograms);
+    it->second.overrideReturn |= request.overrideReturn;
   }
   std::vector<SiteRequest> sites;
   for (auto &entry : byName)

@@ -33,6 +33,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Capabilities.h"
 #include "Safety.h"
 #include "VerifierInternal.h"
 
@@ -77,7 +78,10 @@ bool isSupportedMapType(uint32_t type) {
   using bpfobject::MapTypeKind;
   return type == uint32_t(MapTypeKind::Hash) ||
          type == uint32_t(MapTypeKind::Array) ||
-         type == uint32_t(MapTypeKind::PerfEventArray);
+         type == uint32_t(MapTypeKind::PerfEventArray) ||
+         type == uint32_t(MapTypeKind::PercpuHash) ||
+         type == uint32_t(MapTypeKind::PercpuArray) ||
+         type == uint32_t(MapTypeKind::RingBuf);
 }
 
 /// Checks one program. Collects diagnostics; never stops at the first.
@@ -94,6 +98,10 @@ public:
 
   /// \returns true if the program passed.
   bool run();
+  /// \returns false if an instruction is unreachable in the control-flow
+  /// graph (both ways of every conditional jump, before any folding); true
+  /// also when the graph itself is broken, which run() reports.
+  bool checkAllReachable();
 
 private:
   void error(std::optional<size_t> index, StringRef rule, const Twine &msg,
@@ -287,6 +295,10 @@ void ProgramChecker::checkCall(size_t index, const bpf::Call &call) {
   case bpf::CallKind::Local:
     return;
   case bpf::CallKind::HelperBtfId:
+    // A call to an extern function is a host-function call, which
+    // Capabilities.cpp checks against the manifest and the policy.
+    if (Class && Prog.hostCalls.count(Prog.insns[index].slot))
+      return;
     error(index, "unsupported-insn", "kfunc calls are not supported");
     return;
   case bpf::CallKind::Helper:
@@ -294,6 +306,9 @@ void ProgramChecker::checkCall(size_t index, const bpf::Call &call) {
   }
   uint32_t id = static_cast<uint32_t>(call.imm);
   if (ConformanceHelpers && !Class && id == ConformanceUnwindHelper)
+    return;
+  // Granted by the class's `return_override`, not `helpers:`.
+  if (Class && id == OverrideReturnHelper)
     return;
   const HelperInfo *helper = findHelper(id);
   if (!helper) {
@@ -462,6 +477,27 @@ bool ProgramChecker::run() {
   return !Failed;
 }
 
+// The kernel's check_cfg() refuses dead code ("unreachable insn 2") although
+// it never runs; safety mode, measured against the kernel, does the same on
+// the program as written (a branch .rodata decides is folded later and
+// does not count). clang never emits dead code; hand-written assembly can.
+bool ProgramChecker::checkAllReachable() {
+  if (!indexSlots())
+    return true;
+  findBodies();
+  checkEdges();
+  if (Failed)
+    return true;
+  computeReachable();
+  for (size_t i = 0; i < Prog.insns.size(); ++i)
+    if (!Reachable[i]) {
+      error(i, "unreachable-insn",
+            "no path reaches this instruction; the kernel refuses dead code");
+      return false;
+    }
+  return true;
+}
+
 Diagnostic programDiagnostic(const bpfobject::ExtensionSpec &spec,
                              const Program &prog, StringRef rule,
                              const Twine &message) {
@@ -525,17 +561,28 @@ Expected<VerificationReport> verify(const bpfobject::ExtensionSpec &input,
       continue;
     }
     const policy::PolicyClass *cls = policy.findClass(prog.name, prog.section);
-    if (options.mode == ModeKind::Safety) {
+    // A typed entry's memory safety is the capability check's proof
+    // (Capabilities.cpp): the safety verifier models only pt_regs contexts.
+    if (options.mode == ModeKind::Safety && !isTypedEntry(prog)) {
       // The safety verifier bounds loops itself (Safety.cpp), so the
       // structural checks run without the loop-free `instructions` bound.
       policy::PolicyClass structural = *cls;
       structural.instructions.reset();
+      VerificationReport raw;
+      if (!ProgramChecker(input, input.programs[i], &structural, raw)
+               .checkAllReachable()) {
+        for (const Diagnostic &d : raw.diagnostics())
+          VerifierAccess::addDiagnostic(report, Diagnostic(d));
+        ok = false;
+        continue;
+      }
       if (!ProgramChecker(spec, prog, &structural, report).run()) {
         ok = false;
         continue;
       }
       std::vector<Diagnostic> diags;
       verifySafety(spec, prog, *cls, diags);
+      verifyCapabilities(spec, prog, *cls, options.manifest, diags);
       for (Diagnostic &d : diags)
         VerifierAccess::addDiagnostic(report, std::move(d));
       if (!diags.empty()) {
@@ -546,6 +593,14 @@ Expected<VerificationReport> verify(const bpfobject::ExtensionSpec &input,
       continue;
     }
     if (!ProgramChecker(spec, prog, cls, report).run()) {
+      ok = false;
+      continue;
+    }
+    std::vector<Diagnostic> diags;
+    verifyCapabilities(spec, prog, *cls, options.manifest, diags);
+    for (Diagnostic &d : diags)
+      VerifierAccess::addDiagnostic(report, std::move(d));
+    if (!diags.empty()) {
       ok = false;
       continue;
     }

@@ -11,30 +11,37 @@
  * counter is readable. Built by tests with gcc and clang at -O2 -g; `eimc
  * extract` must read the same manifest from both.
  *
- * Usage: host URI...   prints one line per request: "URI STATUS".
+ * A second host function logs a request (the observer extension calls
+ * it); a third returns a request's parent, or NULL for a main request,
+ * which the manifest records by *not* promising a non-null result, so an
+ * extension must test it before use (docs/capabilities.md).
+ *
+ * Usage: host URI...   serves each URI in order, printing one line per
+ * request, "URI STATUS", then how often the access phase's own body ran
+ * (an extension overriding its return skips it).
  *
  *===----------------------------------------------------------------------===*/
+
+#include "http.h"
 
 #include <eim/eim.h>
 
 #include <stdio.h>
 #include <string.h>
 
-typedef struct {
-  size_t len;
-  const char *data;
-} http_str_t;
-
-typedef struct http_request_s http_request_t;
-struct http_request_s {
-  unsigned method;
-  http_str_t uri;
-  int status;
-  http_request_t *main; /* the parent of a subrequest, or itself */
-};
-
 /* Requests served so far; extensions may read it. */
 unsigned long requests_served;
+/* Runs of the access phase's own body. */
+static unsigned long access_runs;
+
+__attribute__((noinline)) void http_log_request(http_request_t *r) {
+  printf("log: %.*s\n", (int)r->uri.len, r->uri.data);
+}
+
+__attribute__((noinline)) http_request_t *
+http_parent_request(http_request_t *r) {
+  return r->main == r ? NULL : r->main;
+}
 
 __attribute__((noinline)) void http_finalize_request(http_request_t *r,
                                                      int status) {
@@ -44,6 +51,7 @@ __attribute__((noinline)) void http_finalize_request(http_request_t *r,
 /* The access phase: 0 lets the request through. An extension hooking it
  * may refuse a request by finalizing it with 403. */
 __attribute__((noinline)) int http_access_phase(http_request_t *r) {
+  access_runs++;
   if (r->uri.len > 1 && r->uri.data[1] == '.')
     http_finalize_request(r, 403);
   return r->status ? -1 : 0;
@@ -62,6 +70,8 @@ EIM_STATE_FIELD_DEFINE(status, write, http_request_t, status);
 EIM_STATE_DEFINE(served, read, requests_served);
 EIM_HFUNC_DEFINE_WITH_CONSTRAINTS(http_finalize_request,
                                   HF_ARG_RANGE(2, 100, 599));
+EIM_HFUNC_DEFINE(http_log_request);
+EIM_HFUNC_DEFINE(http_parent_request);
 
 int main(int argc, char **argv) {
   for (int i = 1; i < argc; ++i) {
@@ -70,5 +80,6 @@ int main(int argc, char **argv) {
     http_handle_request(&r);
     printf("%s %d\n", argv[i], r.status);
   }
+  printf("access phase ran %lu times\n", access_runs);
   return 0;
 }

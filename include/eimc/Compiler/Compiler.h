@@ -13,6 +13,9 @@
 /// INT_MIN/-1 = INT_MIN).
 ///
 /// Native ABI of a program: `uint64_t f(void *ctx)` (System V), returning r0.
+/// A typed entry (`fentry/FUNC`) has the same native ABI; its context is
+/// built from the pt_regs argument slots (docs/capabilities.md). Host
+/// function calls become direct calls to hostFunctionSymbol().
 /// Helper calls become direct calls to the runtime symbol from
 /// eimc/Core/Helpers.def; a map reference (LDDW src 1) becomes the address
 /// of mapSymbol(). The object also defines `eim_maps_init`, which calls
@@ -51,6 +54,9 @@ struct Options {
   /// program's native ABI is `uint64_t f(void *mem, uint64_t len)` with
   /// r1 = mem, r2 = len, as the conformance suite's `-- mem` expects.
   bool conformanceHelpers = false;
+  /// Prototypes of the host functions programs call (the verifier's
+  /// manifest); null when the host offers none.
+  const extract::CapabilityManifest *manifest = nullptr;
 };
 
 /// A compiled program inside a NativeObject.
@@ -67,7 +73,14 @@ struct NativeObject {
   std::vector<std::string> mapSymbols;
   /// Symbol of this object's map initializer (`void f(void)`).
   std::string mapsInitSymbol;
+  /// Host functions the programs call, sorted: each is an undefined
+  /// symbol hostFunctionSymbol(name) that the link must define as the
+  /// host function's address.
+  std::vector<std::string> hostFunctions;
 };
+
+/// "eim_hfunc_<name>": how compiled code names host function \p name.
+std::string hostFunctionSymbol(llvm::StringRef name);
 
 /// "eim_prog_<prefix>_<name>".
 std::string programSymbol(llvm::StringRef prefix, llvm::StringRef name);

@@ -26,6 +26,7 @@
 #define EIMC_VERIFIER_VERIFIER_H
 
 #include "eimc/BpfObject/BpfObject.h"
+#include "eimc/Extract/Manifest.h"
 #include "eimc/Policy/Policy.h"
 
 #include "llvm/Support/raw_ostream.h"
@@ -57,6 +58,10 @@ enum class ModeKind : uint8_t { Structural, Safety };
 
 struct Options {
   ModeKind mode = ModeKind::Structural;
+  /// What the host offers (typed entries' prototypes, state, host
+  /// functions; docs/capabilities.md). Null: the host offers nothing, so
+  /// typed entries, state access and host calls are refused.
+  const extract::CapabilityManifest *manifest = nullptr;
 };
 
 /// An extension that passed verification. Only verify() constructs one.
@@ -95,6 +100,11 @@ private:
   std::vector<Diagnostic> Diags;
   std::optional<VerifiedExtension> Extension;
 };
+
+/// True for a typed entry: a program in section `fentry/FUNC`, whose
+/// context is FUNC's C arguments as an array of 8-byte slots (libbpf's
+/// BPF_PROG), typed by the manifest's prototype (docs/capabilities.md).
+bool isTypedEntry(const bpfobject::Program &prog);
 
 /// Formats one diagnostic as its first line (no newline).
 std::string formatDiagnostic(const Diagnostic &d);
