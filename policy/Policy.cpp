@@ -10,8 +10,7 @@
 // verifier cites them ("(policy.yaml:7)") and errors name them.
 //
 // The grammar is closed: every key is either implemented, known to the
-// EIM schema but "not supported yet" (`warn`, `trusted_sites`,
-// `isolation: require`), or unknown (with a suggestion when a
+// EIM schema but "not supported yet", or unknown (with a suggestion when a
 // known key is one or two edits away). Nothing is silently ignored, since an
 // ignored grant or restriction would make a policy mean something other
 // than what its operator wrote.
@@ -54,7 +53,6 @@ constexpr HelperName KnownHelpers[] = {
 // Keys of the EIM policy schema that eimc does not implement yet. They are
 // named so that a policy written for the full model fails loudly here
 // instead of being half-applied.
-constexpr StringRef UnsupportedTopKeys[] = {"warn", "trusted_sites"};
 constexpr StringRef AllowedKeys[] = {"helpers", "host_functions", "state",
                                      "return_override", "instructions"};
 
@@ -202,12 +200,35 @@ Error PolicyParser::parseTop(yaml::MappingNode *top, Policy &policy) {
         return errorAt(kv.getValue(), "'isolation' is one of require, "
                                       "prefer, off; got '" +
                                           *v + "'");
-      // Until the MPK gates exist (issue C1), require cannot be honoured:
-      // fail closed at build time rather than run unisolated.
-      if (*kind == IsolationKind::Require)
-        return errorAt(kv.getValue(),
-                       "'isolation: require' is not supported yet");
       policy.isolation = *kind;
+      continue;
+    }
+    if (*key == "trusted_sites") {
+      auto *seq = dyn_cast_or_null<yaml::SequenceNode>(kv.getValue());
+      if (!seq)
+        return errorAt(kv.getValue(),
+                       "'trusted_sites' must be a list of addresses");
+      for (yaml::Node &item : *seq) {
+        Expected<std::string> v = scalar(&item, "an address");
+        if (!v)
+          return v.takeError();
+        uint64_t address = 0;
+        if (StringRef(*v).getAsInteger(0, address))
+          return errorAt(&item, "'trusted_sites' holds addresses such as "
+                                "0x401a2c; got '" +
+                                    *v + "'");
+        policy.trustedSites.push_back(address);
+      }
+      continue;
+    }
+    if (*key == "warn") {
+      Expected<std::string> v = scalar(kv.getValue(), "'warn'");
+      if (!v)
+        return v.takeError();
+      if (*v != "true" && *v != "false")
+        return errorAt(kv.getValue(),
+                       "'warn' is true or false; got '" + *v + "'");
+      policy.warn = *v == "true";
       continue;
     }
     if (*key == "classes") {
@@ -215,9 +236,8 @@ Error PolicyParser::parseTop(yaml::MappingNode *top, Policy &policy) {
         return e;
       continue;
     }
-    if (is_contained(UnsupportedTopKeys, *key))
-      return errorAt(kv.getKey(), "'" + *key + "' is not supported yet");
-    return unknownKey(kv.getKey(), *key, {"isolation", "classes"});
+    return unknownKey(kv.getKey(), *key,
+                      {"isolation", "warn", "trusted_sites", "classes"});
   }
   return Error::success();
 }
@@ -245,7 +265,9 @@ Error PolicyParser::parseClass(yaml::Node *node, PolicyClass &cls) {
     return errorAt(node, "a class is a mapping with 'name', 'entry', "
                          "'match' and 'allowed'");
   cls.loc = locOf(node);
-  cls.helpersLoc = cls.loc;
+  // A class without the key is refused at its first line.
+  cls.helpersLoc = cls.hostFunctionsLoc = cls.stateLoc = cls.loc;
+  cls.returnOverrideLoc = cls.loc;
   for (yaml::KeyValueNode &kv : *map) {
     Expected<std::string> key = scalar(kv.getKey(), "a key");
     if (!key)
@@ -294,10 +316,13 @@ Error PolicyParser::parseAllowed(yaml::Node *node, PolicyClass &cls) {
       continue;
     }
     Error err = Error::success();
-    if (*key == "host_functions")
+    if (*key == "host_functions") {
+      cls.hostFunctionsLoc = locOf(kv.getKey());
       err = parseHostFunctions(kv.getValue(), cls);
-    else if (*key == "state")
+    } else if (*key == "state") {
+      cls.stateLoc = locOf(kv.getKey());
       err = parseState(kv.getValue(), cls);
+    }
     else if (*key == "return_override") {
       cls.returnOverrideLoc = locOf(kv.getKey());
       err = parseReturnOverride(kv.getValue(), cls);
@@ -605,7 +630,17 @@ std::string toString(const Policy &policy) {
   raw_string_ostream os(out);
   static constexpr const char *IsolationNames[] = {"require", "prefer", "off"};
   os << "isolation: " << IsolationNames[static_cast<int>(policy.isolation)]
-     << "\nclasses:\n";
+     << "\n";
+  if (policy.warn)
+    os << "warn: true\n";
+  if (!policy.trustedSites.empty()) {
+    os << "trusted_sites: [";
+    ListSeparator sep(", ");
+    for (uint64_t address : policy.trustedSites)
+      os << sep << format_hex(address, 2);
+    os << "]\n";
+  }
+  os << "classes:\n";
   for (const PolicyClass &cls : policy.classes) {
     os << "  - name: " << cls.name << "\n    entry: " << cls.entry
        << "\n    match: " << cls.match << "\n    allowed:\n      helpers: [";

@@ -42,6 +42,8 @@
 
 #include "eimc/Rewriter/Rewriter.h"
 
+#include "Gates.h"
+
 #include "eimc/Core/Errors.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -122,6 +124,14 @@ public:
     OS << "  .size " << sym(name) << ", . - " << sym(name) << "\n";
   }
   void line(const Twine &text) { OS << "  " << text << "\n"; }
+  /// Lines of a gate (Gates.cpp), labels unindented.
+  void label(StringRef name) { OS << name << ":\n"; }
+  void lines(StringRef text) {
+    SmallVector<StringRef> parts;
+    text.split(parts, '\n', -1, /*KeepEmpty=*/false);
+    for (StringRef part : parts)
+      OS << (part.ends_with(":") ? "" : "  ") << part << "\n";
+  }
 
   /// Reserves pt_regs below %rsp and fills it. \p spBias is added to the
   /// address just above pt_regs to get the interrupted %rsp.
@@ -198,10 +208,12 @@ static std::string returnTrampolineName(const PatchSite &site) {
 /// \p slot numbers the site in the plan (address order): the runtime's
 /// counter index, as the manifest lists the sites.
 static void writeEntryTrampoline(AsmWriter &w, const PatchSite &site,
-                                 size_t slot) {
+                                 size_t slot, IsolationMode isolation) {
   std::string skip = ".Leim_skip_" + std::to_string(slot);
   w.beginFunction(site.trampolineSymbol);
   w.buildPtRegs(/*spBias=*/0, hostSymbol(site.functionAddress));
+  // The runtime's counters are extension state too: open before them.
+  w.lines(openGate(isolation, ".Leim_gate_e" + std::to_string(slot)));
   w.beginRun(slot, /*countHit=*/true, skip);
   w.callPrograms(site.entryPrograms);
   if (!site.returnPrograms.empty()) {
@@ -213,6 +225,16 @@ static void writeEntryTrampoline(AsmWriter &w, const PatchSite &site,
     w.line("call eim_rt_uret_enter");
   }
   w.endRun(skip);
+  w.lines(closeGate(isolation, ".Leim_gate_e" + std::to_string(slot)));
+  // bpf_override_return (compiler/CapabilityLowering.cpp) wrote the value
+  // into pt_regs.ax and 0 into orig_ax: return it to the caller without
+  // running the function. Emitted only for sites with a typed entry whose
+  // policy grants `return_override` (docs/capabilities.md).
+  std::string overridden = ".Leim_override_" + std::to_string(slot);
+  if (site.overrideReturn) {
+    w.line("cmpq $-1, " + Twine(OrigAxOffset) + "(%rbx)");
+    w.line("jne " + overridden);
+  }
   w.restorePtRegs();
   for (const RelocatedInsn &insn : site.relocated) {
     SmallVector<StringRef> lines;
@@ -222,11 +244,16 @@ static void writeEntryTrampoline(AsmWriter &w, const PatchSite &site,
   }
   if (site.resumeAddress)
     w.line("jmp " + hostSymbol(site.resumeAddress));
+  if (site.overrideReturn) {
+    w.label(overridden);
+    w.restorePtRegs();
+    w.line("ret");
+  }
   w.endFunction(site.trampolineSymbol);
 }
 
 static void writeReturnTrampoline(AsmWriter &w, const PatchSite &site,
-                                  size_t slot) {
+                                  size_t slot, IsolationMode isolation) {
   std::string name = returnTrampolineName(site);
   std::string skip = ".Leim_rskip_" + std::to_string(slot);
   w.beginFunction(name);
@@ -234,6 +261,8 @@ static void writeReturnTrampoline(AsmWriter &w, const PatchSite &site,
   // address below so our own `ret` goes back to the caller.
   w.line("pushq $0");
   w.buildPtRegs(/*spBias=*/8, /*ipSymbol=*/"");
+  // The shadow stacks are extension state: open before the runtime call.
+  w.lines(openGate(isolation, ".Leim_gate_r" + std::to_string(slot)));
   w.line("leaq " + Twine(PtRegsSize) + "(%rbx), %rdi");
   w.line("call eim_rt_uret_exit");
   w.line("movq %rax, " + Twine(PtRegsSize) + "(%rbx)");
@@ -241,6 +270,7 @@ static void writeReturnTrampoline(AsmWriter &w, const PatchSite &site,
   w.beginRun(slot, /*countHit=*/false, skip);
   w.callPrograms(site.returnPrograms);
   w.endRun(skip);
+  w.lines(closeGate(isolation, ".Leim_gate_r" + std::to_string(slot)));
   w.restorePtRegs();
   w.line("ret");
   w.endFunction(name);
@@ -252,12 +282,33 @@ static void writeStartStub(AsmWriter &w, const RewritePlan &plan,
   // Twice: keeps %rsp 16-byte aligned at each call, as at process entry.
   w.line("pushq %rdx");
   w.line("pushq %rdx");
+  // First of all: `isolation: require` without MPK exits 69 here, before
+  // any state exists and before any constructor of the host program.
+  if (plan.isolation != IsolationMode::Off) {
+    w.line("movl $" +
+           Twine(plan.isolation == IsolationMode::Require ? 2 : 1) +
+           ", %edi");
+    w.line("movl $" + Twine(plan.isolationWarn ? 1 : 0) + ", %esi");
+    w.line("call eim_rt_mpk_init");
+  }
+  // Before any host code: the unwind FDEs of return-probed functions read
+  // the table it maps (docs/design.md, "Unwinding through return probes").
+  if (any_of(plan.sites,
+             [](const PatchSite &s) { return !s.returnPrograms.empty(); }))
+    w.line("call eim_rt_unwind_init");
   w.line("call eim_rt_init");
   w.line("movl $" + Twine(plan.sites.size()) + ", %edi");
   w.line("call eim_rt_sites_init");
   for (const std::string &init : initSymbols)
     w.line("call " + sym(init));
   w.line("call eim_rt_ready");
+  // Last: tags the state and revokes the host's access to it.
+  if (plan.isolation != IsolationMode::Off) {
+    // Defined by the linker script (linker/Linker.cpp).
+    w.line("leaq eim_state_tagged(%rip), %rdi");
+    w.line("leaq eim_state_tagged_end(%rip), %rsi");
+    w.line("call eim_rt_mpk_seal");
+  }
   w.line("popq %rdx");
   w.line("popq %rdx");
   w.line("jmp " + hostSymbol(plan.originalEntry));
@@ -273,9 +324,9 @@ std::string trampolineAssembly(const RewritePlan &plan,
   AsmWriter w(os);
   writeStartStub(w, plan, initSymbols);
   for (size_t slot = 0; slot < plan.sites.size(); ++slot) {
-    writeEntryTrampoline(w, plan.sites[slot], slot);
+    writeEntryTrampoline(w, plan.sites[slot], slot, plan.isolation);
     if (!plan.sites[slot].returnPrograms.empty())
-      writeReturnTrampoline(w, plan.sites[slot], slot);
+      writeReturnTrampoline(w, plan.sites[slot], slot, plan.isolation);
   }
   return text;
 }

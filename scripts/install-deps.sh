@@ -21,6 +21,9 @@ PACKAGES=(
   libxdp1 golang-github-cilium-ebpf-dev redis-tools
   # configuring Debian's nginx module headers (eimc extract --derive tests)
   libpcre2-dev libssl-dev
+  # isolation tests: a qemu guest with protection keys, its initramfs from
+  # the static busybox (its kernel is fetched at test time, never installed)
+  qemu-system-x86 busybox-static
 )
 
 missing=()

@@ -62,6 +62,30 @@ if (shutil.which("apt-get") and os.path.exists("/usr/include/pcre2.h")
     config.available_features.add("debian-nginx")
 if os.environ.get("CI") == "true" and "debian-nginx" not in config.available_features:
     lit_config.fatal("CI=true but apt-get, libpcre2-dev or libssl-dev is missing (debian-nginx)")
+# A qemu guest whose emulated CPU enforces protection keys
+# (tests/lit/Inputs/mpk-qemu.py): qemu, Debian's static busybox for the
+# initramfs, and apt-get/dpkg-deb to fetch and unpack a Debian kernel.
+def _static_elf(path):
+    try:
+        with open(path, "rb") as f:
+            data = f.read(4096)
+    except OSError:
+        return False
+    import struct
+    if data[:4] != b"\x7fELF":
+        return False
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phnum, = struct.unpack_from("<H", data, 56)
+    return all(struct.unpack_from("<I", data, phoff + 56 * i)[0] != 3  # PT_INTERP
+               for i in range(phnum))
+if (shutil.which("qemu-system-x86_64") and shutil.which("apt-get")
+        and shutil.which("dpkg-deb") and _static_elf("/bin/busybox")):
+    config.available_features.add("mpk-qemu")
+if os.environ.get("CI") == "true" and "mpk-qemu" not in config.available_features:
+    lit_config.fatal("CI=true but qemu-system-x86 or busybox-static is missing (mpk-qemu)")
+config.substitutions.append(("%mpk_qemu", "python3 " + os.path.join(
+    config.eimc_src_root, "tests", "lit", "Inputs", "mpk-qemu.py")
+    + " --cache " + os.path.join(config.eimc_obj_root, "qemu-cache")))
 # Under CI a missing real input is a failure, not a skip: the demo must run.
 if os.environ.get("CI") == "true" and "libbpf-tools" not in config.available_features:
     lit_config.fatal("CI=true but /usr/sbin/bashreadline (libbpf-tools) is missing")

@@ -308,7 +308,8 @@ verifyAll(const BuildInputs &in, FormatKind format, StringRef mode) {
         verifier::verify(
             spec, in.policy,
             verifier::Options{mode == "safety" ? verifier::ModeKind::Safety
-                                               : verifier::ModeKind::Structural});
+                                               : verifier::ModeKind::Structural,
+                              &in.manifest});
     if (!report)
       return report.takeError();
     printReport(*report, format);
@@ -321,6 +322,14 @@ verifyAll(const BuildInputs &in, FormatKind format, StringRef mode) {
   if (rejected)
     return std::nullopt;
   return std::move(out);
+}
+
+/// True if \p prog calls bpf_override_return (helper 58).
+bool usesOverrideReturn(const bpfobject::Program &prog) {
+  return any_of(prog.insns, [](const bpf::SlotInsn &si) {
+    const auto *call = std::get_if<bpf::Call>(&si.insn);
+    return call && call->kind == bpf::CallKind::Helper && call->imm == 58;
+  });
 }
 
 /// Groups programs by the host function they hook. Order of programs on
@@ -339,6 +348,9 @@ hookRequests(ArrayRef<verifier::VerifiedExtension> exts,
       bool isReturn = prog.kind == bpfobject::ProgramKind::Uretprobe ||
                       prog.kind == bpfobject::ProgramKind::Kretprobe;
       (isReturn ? req.returnPrograms : req.entryPrograms).push_back(sym);
+      // The verifier let bpf_override_return only into typed entries.
+      req.overrideReturn |= verifier::isTypedEntry(prog) &&
+                            usesOverrideReturn(prog);
     }
   }
   std::vector<rewriter::HookRequest> out;
@@ -389,6 +401,47 @@ checkAndVerify(const BuildInputs &in, StringRef hostPath, FormatKind format,
   return verifyAll(in, format, mode);
 }
 
+/// Reports each instruction of output \p path that can write PKRU outside
+/// eimc's own gates (docs/security.md). Under `isolation: require` each
+/// one the policy does not list in `trusted_sites` is an error, and the
+/// output is removed: it must not run as if it were isolated.
+Expected<int> scanForPkruWrites(StringRef path, const policy::Policy &pol) {
+  ErrorOr<std::unique_ptr<MemoryBuffer>> file = MemoryBuffer::getFile(path);
+  if (!file)
+    return createFileError(path, file.getError());
+  ArrayRef<uint8_t> bytes(
+      reinterpret_cast<const uint8_t *>((*file)->getBufferStart()),
+      (*file)->getBufferSize());
+  Expected<std::vector<rewriter::PkruSite>> sites =
+      rewriter::scanPkruWrites(bytes);
+  if (!sites)
+    return sites.takeError();
+  bool require = pol.isolation == policy::IsolationKind::Require;
+  unsigned refused = 0;
+  for (const rewriter::PkruSite &site : *sites) {
+    if (site.ours)
+      continue;
+    bool trusted = is_contained(pol.trustedSites, site.address);
+    bool error = require && !trusted;
+    refused += error;
+    errs() << (error ? "error: " : "warning: ") << sys::path::filename(path)
+           << ": " << site.kind << " at " << format_hex(site.address, 2);
+    if (!site.symbol.empty())
+      errs() << " (" << site.symbol << "+" << format_hex(site.offset, 2)
+             << ")";
+    errs() << ": can write PKRU outside eimc's gates"
+           << (trusted ? " (trusted by the policy)" : "") << "\n";
+  }
+  if (!refused)
+    return ExitSuccess;
+  sys::fs::remove(path);
+  errs() << "error: isolation: require: " << refused
+         << " untrusted PKRU write(s); list each address under "
+            "'trusted_sites' in "
+         << pol.file << " if it is safe\n";
+  return ExitRefused;
+}
+
 } // namespace
 
 Expected<int> runBuild(const BuildOptions &options) {
@@ -428,6 +481,7 @@ Expected<int> runBuild(const BuildOptions &options) {
   for (size_t i = 0; i < exts.size(); ++i) {
     compiler::Options copts;
     copts.symbolPrefix = "e" + std::to_string(i);
+    copts.manifest = &in->manifest;
     if (options.emit == "ir" || options.emit == "asm") {
       copts.emit = options.emit == "ir" ? compiler::EmitKind::IR
                                         : compiler::EmitKind::Asm;
@@ -460,6 +514,18 @@ Expected<int> runBuild(const BuildOptions &options) {
     return plan.takeError();
   for (const std::string &warning : plan->warnings)
     errs() << "warning: " << warning << "\n";
+  switch (in->policy.isolation) {
+  case policy::IsolationKind::Off:
+    plan->isolation = rewriter::IsolationMode::Off;
+    break;
+  case policy::IsolationKind::Prefer:
+    plan->isolation = rewriter::IsolationMode::Prefer;
+    break;
+  case policy::IsolationKind::Require:
+    plan->isolation = rewriter::IsolationMode::Require;
+    break;
+  }
+  plan->isolationWarn = in->policy.warn;
   if (options.emit == "plan") {
     outs() << rewriter::toString(*plan);
     return ExitSuccess;
@@ -483,6 +549,15 @@ Expected<int> runBuild(const BuildOptions &options) {
       {"eimc runtime", std::vector<uint8_t>(runtime.begin(), runtime.end())});
   request.stateAddress = plan->stateAddress;
   request.absoluteSymbols = plan->hostSymbols;
+  // Host functions the programs call: direct calls to their addresses.
+  for (const compiler::NativeObject &native : natives)
+    for (const std::string &name : native.hostFunctions) {
+      Expected<rewriter::FunctionSymbol> fn = host->findFunction(name);
+      if (!fn)
+        return fn.takeError();
+      request.absoluteSymbols[compiler::hostFunctionSymbol(name)] =
+          fn->address;
+    }
   request.roots = {"eim_start"};
   Expected<linker::LinkedExtension> linked = linker::link(request);
   if (!linked)
@@ -499,6 +574,8 @@ Expected<int> runBuild(const BuildOptions &options) {
               "dispatch on argv[0] may behave differently\n";
   if (Error e = rewriter::writeOutput(*host, *plan, *linked, provenance, out))
     return std::move(e);
+  if (plan->isolation != rewriter::IsolationMode::Off)
+    return scanForPkruWrites(out, in->policy);
   return ExitSuccess;
 }
 
@@ -552,7 +629,7 @@ static void addVerifyOptions(CLI::App *cmd, VerifyOptions &options) {
                   "Stored manifest (default: extract it from the host)");
   addFormatOption(cmd, options.format);
   cmd->add_option("--verifier", options.verifier,
-                  "structural (default) or safety (docs/verifier.md)")
+                  "safety (default) or structural (docs/verifier.md)")
       ->check(CLI::IsMember({"structural", "safety"}));
   addSpecEditOptions(cmd, options.attach, options.programs, options.skip,
                      options.set);

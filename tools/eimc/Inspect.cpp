@@ -132,14 +132,16 @@ Expected<json::Object> readCounters(int pid,
         {"hits", int64_t(counters[slot].hits)},
         {"recursion-misses", int64_t(counters[slot].recursionMisses)}});
   }
-  return json::Object{{"recursion-misses", int64_t(misses)},
+  return json::Object{{"isolation", process->isolation().str()},
+                      {"recursion-misses", int64_t(misses)},
                       {"uret-skipped", int64_t(process->skippedReturnProbes())},
                       {"sites", std::move(sites)}};
 }
 
 /// The counters in the manifest's YAML style, for the text format.
 void printCounters(raw_ostream &os, const json::Object &counters) {
-  os << "counters:\n  recursion-misses: "
+  os << "isolation: " << *counters.getString("isolation")
+     << "\ncounters:\n  recursion-misses: "
      << *counters.getInteger("recursion-misses")
      << "\n  uret-skipped: " << *counters.getInteger("uret-skipped")
      << "\n  sites:\n";
@@ -189,8 +191,12 @@ Expected<int> runInspect(const InspectOptions &options) {
   if (json::Object *object = tree.getAsObject()) {
     if (pid)
       (*object)["pid"] = *pid;
-    if (counters)
+    if (counters) {
+      // A property of the process, not a counter: beside "pid".
+      (*object)["isolation"] = counters->getString("isolation")->str();
+      counters->erase("isolation");
       (*object)["counters"] = std::move(*counters);
+    }
   }
   outs() << formatv("{0}", tree) << "\n";
   return ExitSuccess;

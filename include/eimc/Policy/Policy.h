@@ -90,11 +90,13 @@ struct PolicyClass {
   SourceLoc entryLoc;
   SourceLoc helpersLoc; ///< `helpers:` key, or loc if absent
   std::vector<HostFunctionGrant> hostFunctions;
+  SourceLoc hostFunctionsLoc; ///< `host_functions:` key, or loc if absent
   std::vector<StateGrant> state;
+  SourceLoc stateLoc; ///< `state:` key, or loc if absent
   /// Values a program may make the entry return instead of running it
   /// (`return_override`); empty: no override.
   std::vector<int64_t> returnOverride;
-  SourceLoc returnOverrideLoc;
+  SourceLoc returnOverrideLoc; ///< `return_override:` key, or loc if absent
   /// The most instructions one invocation may execute (`instructions: N`);
   /// a restriction the verifier enforces.
   std::optional<uint64_t> instructions;
@@ -105,6 +107,12 @@ struct PolicyClass {
 struct Policy {
   std::string file; ///< as given on the command line
   IsolationKind isolation = IsolationKind::Prefer;
+  /// `warn: true`: under `prefer`, a process that runs unisolated says so
+  /// on stderr.
+  bool warn = false;
+  /// `trusted_sites`: addresses of PKRU-writing instructions in the host
+  /// that `isolation: require` accepts (docs/security.md).
+  std::vector<uint64_t> trustedSites;
   std::vector<PolicyClass> classes;
   bool operator==(const Policy &) const = default;
 

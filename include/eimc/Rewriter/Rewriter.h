@@ -105,6 +105,9 @@ struct HookRequest {
   std::string symbol;
   std::vector<std::string> entryPrograms;  ///< native symbols, in run order
   std::vector<std::string> returnPrograms; ///< native symbols, in run order
+  /// An entry program may override the return (bpf_override_return):
+  /// the trampoline gets the path that returns to the caller.
+  bool overrideReturn = false;
 };
 
 /// One relocated instruction in a trampoline.
@@ -129,8 +132,15 @@ struct PatchSite {
   uint64_t resumeAddress = 0;
   std::vector<std::string> entryPrograms;
   std::vector<std::string> returnPrograms;
+  bool overrideReturn = false; ///< see HookRequest::overrideReturn
   std::string trampolineSymbol; ///< "eim_tramp_<symbol>"
 };
+
+/// Whether trampolines switch the extension-state protection key (policy
+/// `isolation`, docs/security.md): Off emits no gates; Prefer emits gates
+/// that do nothing when the runtime found no MPK; Require emits
+/// unconditional gates and a start stub that exits 69 without MPK.
+enum class IsolationMode { Off, Prefer, Require };
 
 /// Everything the writer needs besides the linked image. Sorted by address.
 struct RewritePlan {
@@ -142,7 +152,24 @@ struct RewritePlan {
   /// Non-fatal findings for the user, e.g. GCC clones of a hooked function
   /// whose callers bypass the hook. Drivers print them as `warning:` lines.
   std::vector<std::string> warnings;
+  IsolationMode isolation = IsolationMode::Off;
+  /// Under Prefer, say on stderr when the process runs unisolated.
+  bool isolationWarn = false;
 };
+
+/// An instruction that can write PKRU, found by scanPkruWrites().
+struct PkruSite {
+  uint64_t address = 0; ///< virtual address of its first byte
+  std::string kind;     ///< "WRPKRU" or "XRSTOR"
+  std::string symbol;   ///< the function symbol containing it, if any
+  uint64_t offset = 0;  ///< from the symbol's start
+  bool ours = false;    ///< inside one of eimc's gates or its runtime
+};
+
+/// Every byte offset of \p elf's executable segments that starts a WRPKRU
+/// or XRSTOR encoding (docs/security.md), in address order.
+llvm::Expected<std::vector<PkruSite>>
+scanPkruWrites(llvm::ArrayRef<uint8_t> elf);
 
 /// Plans hooks for \p requests on \p host.
 llvm::Expected<RewritePlan> planHooks(const HostBinary &host,
