@@ -15,6 +15,10 @@
 //   PROGRAM INSNS STRUCTURAL_NS SAFETY_NS VERDICT
 //
 // where VERDICT is the safety mode's ("accepted" or its first rule id).
+// `--instructions N` adds the policy bound `instructions: N` (as the
+// kernel's 1,000,000-instruction limit); `--reason` appends a tab and the
+// first diagnostic (`insn I: message`) to each refused program's line
+// (scripts/verifier-corpus.py uses both).
 // Safety mode runs the structural checks first, so SAFETY_NS - STRUCTURAL_NS
 // is the safety analysis alone. Does not build, and ignores programs of
 // kinds eimc does not build. scripts/object-table.py --safety drives it.
@@ -41,8 +45,10 @@ using namespace llvm;
 namespace {
 
 /// The permissive policy object-table.py generates, for one program.
-policy::Policy benchPolicy(const bpfobject::Program &prog) {
+policy::Policy benchPolicy(const bpfobject::Program &prog,
+                           std::optional<uint64_t> instructions) {
   policy::PolicyClass cls;
+  cls.instructions = instructions;
   cls.name = "bench";
   cls.entry = prog.attachSymbol;
   cls.match = prog.name;
@@ -59,7 +65,7 @@ policy::Policy benchPolicy(const bpfobject::Program &prog) {
 Expected<uint64_t> timeVerify(const bpfobject::ExtensionSpec &spec,
                               const policy::Policy &pol,
                               verifier::ModeKind mode, unsigned runs,
-                              std::string &verdict) {
+                              std::string &verdict, std::string &reason) {
   using Clock = std::chrono::steady_clock;
   verifier::Options opts;
   opts.mode = mode;
@@ -74,6 +80,13 @@ Expected<uint64_t> timeVerify(const bpfobject::ExtensionSpec &spec,
         best, std::chrono::duration_cast<std::chrono::nanoseconds>(end - start)
                   .count());
     verdict = r->verified() ? "accepted" : r->diagnostics().front().ruleId;
+    reason.clear();
+    if (!r->verified()) {
+      const verifier::Diagnostic &d = r->diagnostics().front();
+      if (d.insnIndex)
+        reason = "insn " + std::to_string(*d.insnIndex) + ": ";
+      reason += d.message;
+    }
   }
   return best;
 }
@@ -90,9 +103,15 @@ int main(int argc, char **argv) {
   CLI::App app{"Time the verifier on each program of an eBPF object"};
   std::string input;
   unsigned runs = 20;
+  std::optional<uint64_t> instructions;
+  bool printReason = false;
   app.add_option("object", input, "eBPF object")->required();
   app.add_option("--runs", runs, "Runs per program and mode")
       ->check(CLI::Range(1u, 100000u));
+  app.add_option("--instructions", instructions,
+                 "Policy bound on instructions per invocation");
+  app.add_flag("--reason", printReason,
+               "Append the first diagnostic of a refused program");
   CLI11_PARSE(app, argc, argv);
 
   ErrorOr<std::unique_ptr<MemoryBuffer>> buf = MemoryBuffer::getFile(input);
@@ -112,18 +131,22 @@ int main(int argc, char **argv) {
       continue;
     bpfobject::ExtensionSpec one = *spec;
     one.programs = {prog};
-    policy::Policy pol = benchPolicy(prog);
-    std::string structuralVerdict, safetyVerdict;
+    policy::Policy pol = benchPolicy(prog, instructions);
+    std::string structuralVerdict, safetyVerdict, unused, reason;
     Expected<uint64_t> structural = timeVerify(
-        one, pol, verifier::ModeKind::Structural, runs, structuralVerdict);
+        one, pol, verifier::ModeKind::Structural, runs, structuralVerdict,
+        unused);
     if (!structural)
       return fail(input, prog, structural.takeError());
     Expected<uint64_t> safety = timeVerify(one, pol, verifier::ModeKind::Safety,
-                                           runs, safetyVerdict);
+                                           runs, safetyVerdict, reason);
     if (!safety)
       return fail(input, prog, safety.takeError());
     outs() << prog.name << " " << prog.insns.size() << " " << *structural
-           << " " << *safety << " " << safetyVerdict << "\n";
+           << " " << *safety << " " << safetyVerdict;
+    if (printReason && !reason.empty())
+      outs() << "\t" << reason;
+    outs() << "\n";
   }
   return 0;
 }
