@@ -44,6 +44,10 @@ State join(const State &a, const State &b, bool widening,
            const std::set<int64_t> &thresholds) {
   State out = a;
   out.refs.insert(b.refs.begin(), b.refs.end());
+  out.partlyReleased.insert(b.partlyReleased.begin(), b.partlyReleased.end());
+  for (uint32_t ref : out.refs)
+    if (!a.refs.count(ref) || !b.refs.count(ref))
+      out.partlyReleased.insert(ref);
   for (size_t r = 0; r < out.regs.size(); ++r)
     out.regs[r] = joinValues(a.regs[r], b.regs[r], widening, thresholds);
   size_t n = std::min(a.frames.size(), b.frames.size());

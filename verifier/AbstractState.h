@@ -88,6 +88,9 @@ struct State {
   /// here (Value::ref); the join is their union, so a leak on any path
   /// reaches the exit.
   std::set<uint32_t> refs;
+  /// Live reservations that some joined path released: the union in
+  /// `refs` keeps them, so a caller must not trust its own copies.
+  std::set<uint32_t> partlyReleased;
 
   bool operator==(const State &) const = default;
 };

@@ -409,6 +409,7 @@ static SmallVector<Value *, 32> allValues(State &st) {
 
 void SafetyAnalysis::endReservation(State &st, uint32_t ref, const Value &to) {
   st.refs.erase(ref);
+  st.partlyReleased.erase(ref);
   for (Value *v : allValues(st))
     if ((v->kind == TypeKind::RingbufMem ||
          v->kind == TypeKind::RingbufMemOrNull) &&
@@ -744,6 +745,16 @@ SafetyAnalysis::Succs SafetyAnalysis::transfer(size_t i, State st,
       after.regs[0] = r.exit->regs[0];
       for (unsigned reg = 1; reg <= 5; ++reg)
         after.regs[reg] = Value{};
+      // A reservation the callee releases on some paths only would be
+      // both live and released in the caller's registers after the call.
+      for (uint32_t ref : st.refs)
+        if (r.exit->refs.count(ref) && r.exit->partlyReleased.count(ref))
+          return fail(report, i, "reference-release",
+                      "the called function releases the ring-buffer "
+                      "reservation from insn " +
+                          Twine(reserveSlot(ref)) +
+                          " on some paths only"),
+                 out;
       // Reservations the callee released die in the caller's registers.
       for (uint32_t ref : st.refs)
         if (!r.exit->refs.count(ref))
@@ -751,7 +762,28 @@ SafetyAnalysis::Succs SafetyAnalysis::transfer(size_t i, State st,
                          Value{TypeKind::Released, Range::constant(0), 0, 0,
                                0, ref, 0});
       after.refs = r.exit->refs;
+      after.partlyReleased = r.exit->partlyReleased;
       next(after);
+      return out;
+    }
+    if (c->kind == bpf::CallKind::HelperBtfId) {
+      // A host-function call (B3; the structural verifier admits only
+      // granted ones). Capabilities.cpp checks its arguments against the
+      // manifest's prototype, but host code is outside this analysis: a
+      // pointer into the extension's own memory could be written through
+      // or kept, so none may be passed. Unknown arity: no argument is read.
+      for (unsigned reg = 1; reg <= 5; ++reg)
+        if (st.regs[reg].isPointer())
+          return fail(report, i, "host-call-arg",
+                      "argument " + Twine(reg) +
+                          " of a host-function call points into the "
+                          "extension's memory",
+                      {regLine(st, reg)}),
+                 out;
+      for (unsigned reg = 1; reg <= 5; ++reg)
+        st.regs[reg] = Value{};
+      st.regs[0] = Value::scalar();
+      next(st);
       return out;
     }
     const HelperProto *proto = findProto(uint32_t(c->imm));

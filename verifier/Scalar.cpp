@@ -492,20 +492,33 @@ Range aluResult(const bpf::Alu &a, const Range &dst, const Range &src) {
     return Range::top();
   if (a.is64)
     return alu64(a.op, dst, src, a.sxBits);
+  Range unknown32 =
+      Range::zext32(0, UINT32_MAX, INT32_MIN, INT32_MAX, Tnum::unknown());
+  Range count = src;
+  if (a.op == bpf::AluOpKind::Lsh || a.op == bpf::AluOpKind::Rsh ||
+      a.op == bpf::AluOpKind::Arsh) {
+    // RFC 9669 section 4.1: a 32-bit shift uses the count's low 5 bits
+    // (the compiler masks it the same way), so a count of 32-63 is not
+    // "everything shifted out" as the 64-bit rules on the extended
+    // operands would conclude.
+    Range z = extend32(src, false);
+    if (z.umin == z.umax)
+      count = Range::constant(z.umin & 31);
+    else if (z.umax >= 32)
+      return unknown32;
+  }
   // The subregister: intersect what each exact extension says about the
   // low half, then zero-extend it.
   Range low = Range::top();
   for (bool isSigned : {false, true}) {
     if (!lowHalfExact(a.op, isSigned))
       continue;
-    Range r = alu64(a.op, extend32(dst, isSigned), extend32(src, isSigned),
+    Range r = alu64(a.op, extend32(dst, isSigned), extend32(count, isSigned),
                     a.sxBits);
     low = meet(low, Range::zext32(r.u32min, r.u32max, r.s32min, r.s32max,
                                   r.bits));
   }
-  return low.empty() ? Range::zext32(0, UINT32_MAX, INT32_MIN, INT32_MAX,
-                                     Tnum::unknown())
-                     : low;
+  return low.empty() ? unknown32 : low;
 }
 
 //===----------------------------------------------------------------------===//
