@@ -21,10 +21,15 @@
 //    result that the manifest does not promise non-null) until a branch
 //    compares it with 0;
 //  - a pointer into the program's stack (relative to r10);
-//  - unknown (uninitialised, a map pointer, or a pointer that arithmetic
+//  - a map (for a helper's map, key and value arguments);
+//  - unknown (uninitialised, a map value, or a pointer that arithmetic
 //    made imprecise).
 // Eight-byte stack slots remember spilled values, so a pointer survives a
-// spill and a reload.
+// spill and a reload; anything that may write the stack behind the
+// analysis's back (a helper, a subprogram, a store through an unknown
+// pointer) forgets them, or a reload could forge a constant or a host
+// pointer. A typed entry also tracks which stack bytes are initialised,
+// for helpers that read the stack.
 //
 // Rules. For a typed entry (`fentry/FUNC`), every memory access must be
 // provably one of: an argument slot (read-only), a stack access inside the
@@ -38,7 +43,12 @@
 // takes a host pointer of that type, never a stack or argument pointer)
 // and within every constraint of the manifest and of the policy; and
 // bpf_override_return (helper 58) must return a constant the class's
-// `return_override` lists, from a typed entry.
+// `return_override` lists, from a typed entry. In a typed entry, whose
+// helper calls no other pass checks, a helper's memory arguments
+// (include/eimc/Core/Helpers.def) must be the stack at a constant offset
+// and size inside the frame, initialised where the helper reads it; a
+// helper whose arguments this cannot prove (ring-buffer records) is
+// refused there.
 //
 // What it does not do: global host variables (EIM_STATE_DEFINE) are
 // offered by the manifest but extensions cannot name them yet; map values
@@ -56,7 +66,9 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <algorithm>
 #include <array>
+#include <bitset>
 #include <map>
 #include <optional>
 #include <set>
@@ -74,17 +86,20 @@ namespace {
 using extract::CapabilityManifest;
 using extract::StateCapability;
 
-enum class ValueKind : uint8_t { Unknown, Scalar, Args, HostPtr, Stack };
+enum class ValueKind : uint8_t { Unknown, Scalar, Args, HostPtr, Stack, Map };
 
 /// An abstract register or stack-slot value.
 struct Value {
   ValueKind kind = ValueKind::Unknown;
   std::optional<int64_t> constant; ///< Scalar: its value, if known
-  int64_t offset = 0;              ///< Args, HostPtr, Stack: byte offset
+  int64_t offset = 0;              ///< Args, HostPtr, Stack, Map: byte offset
   std::string type;                ///< HostPtr: pointee type ("http_request_t")
   bool maybeNull = false;          ///< HostPtr: not yet compared with 0
-  uint32_t id = 0;                 ///< HostPtr: copies share it; 0: none
-  std::string origin;              ///< HostPtr: function that returned it
+  /// HostPtr: 1 + the index of the instruction that produced it, shared by
+  /// its copies; 0: none (a join of two pointers), never null-tested.
+  uint32_t id = 0;
+  std::string origin; ///< HostPtr: function that returned it
+  uint32_t map = 0;   ///< Map: index in the object's maps
   bool operator==(const Value &) const = default;
 
   static Value scalar(std::optional<int64_t> c = std::nullopt) {
@@ -101,13 +116,16 @@ struct Value {
   }
   bool isPointer() const {
     return kind == ValueKind::Args || kind == ValueKind::HostPtr ||
-           kind == ValueKind::Stack;
+           kind == ValueKind::Stack || kind == ValueKind::Map;
   }
 };
 
 struct State {
   std::array<Value, 11> regs;
   std::map<int64_t, Value> spills; ///< 8-byte stack slots, by r10 offset
+  /// Typed entries: stack bytes written on every path, byte r10 + k at
+  /// StackSize + k (helpers that read the stack must not leak old bytes).
+  std::bitset<bpf::StackSize> init;
   bool operator==(const State &) const = default;
 };
 
@@ -143,6 +161,7 @@ State join(const State &a, const State &b) {
     if (other != b.spills.end())
       out.spills[off] = join(v, other->second);
   }
+  out.init = a.init & b.init;
   return out;
 }
 
@@ -160,7 +179,7 @@ std::optional<std::string> pointee(StringRef type) {
 std::string describe(const Value &v) {
   switch (v.kind) {
   case ValueKind::Unknown:
-    return "no value eimc can describe (uninitialised, a map pointer or "
+    return "no value eimc can describe (uninitialised, a map value or "
            "the result of pointer arithmetic)";
   case ValueKind::Scalar:
     return v.constant ? "the scalar " + std::to_string(*v.constant)
@@ -172,18 +191,55 @@ std::string describe(const Value &v) {
            v.type + "'";
   case ValueKind::Stack:
     return "a pointer to the program's stack";
+  case ValueKind::Map:
+    return v.offset ? "a map pointer with an offset" : "a map";
   }
   llvm_unreachable("value kinds are exhaustive");
 }
 
-struct HelperRet {
-  uint32_t id;
-  StringRef ret;
+/// The kernel's argument kinds the helper table uses; a kind added there
+/// fails to compile here until a typed entry knows how to check it.
+enum class ArgKind : uint8_t {
+  DontCare,
+  ConstMapPtr,
+  PtrToMapKey,
+  PtrToMapValue,
+  Anything,
+  PtrToUninitMem,
+  ConstSize,
+  ConstSizeOrZero,
+  PtrToMemReadonly,
+  PtrToCtx,
+  ConstAllocSizeOrZero,
+  PtrToRingbufMemRelease
 };
-constexpr HelperRet HelperReturns[] = {
-#define EIM_HELPER(ID, NAME, SYM, RET, A1, A2, A3, A4, A5) {ID, #RET},
+
+struct HelperProto {
+  uint32_t id;
+  StringRef name;
+  StringRef ret;
+  ArgKind args[5];
+};
+constexpr HelperProto Helpers[] = {
+#define EIM_HELPER(ID, NAME, SYM, RET, A1, A2, A3, A4, A5)                     \
+  {ID,                                                                         \
+   #NAME,                                                                      \
+   #RET,                                                                       \
+   {ArgKind::A1, ArgKind::A2, ArgKind::A3, ArgKind::A4, ArgKind::A5}},
 #include "eimc/Core/Helpers.def"
 };
+
+/// Forgets host pointer \p id in \p st: instruction id - 1 is about to
+/// produce a new one (a loop), and a null test of the new one must not
+/// vouch for the old.
+void retireId(State &st, uint32_t id) {
+  for (Value &r : st.regs)
+    if (r.kind == ValueKind::HostPtr && r.id == id)
+      r.id = 0;
+  for (auto &[off, x] : st.spills)
+    if (x.kind == ValueKind::HostPtr && x.id == id)
+      x.id = 0;
+}
 
 class CapabilityChecker {
 public:
@@ -212,6 +268,9 @@ private:
                     std::optional<Value> value);
   void alu(const bpf::Alu &a, State &st);
   void call(size_t i, const bpf::Call &c, State &st);
+  void helperCall(size_t i, const HelperProto &h, State &st);
+  bool checkStackArg(size_t i, const HelperProto &h, unsigned arg,
+                     StringRef what, int64_t size, bool reads, const State &st);
   void hostCall(size_t i, StringRef name, State &st);
   void checkArgument(size_t i, StringRef fn, unsigned arg, StringRef param,
                      const Value &v);
@@ -226,7 +285,6 @@ private:
   bool Typed;
   const extract::ExtensionEntry *Entry = nullptr;
   std::set<size_t> Reported; ///< one diagnostic per instruction
-  uint32_t NextId = 1;
 };
 
 void CapabilityChecker::error(size_t index, StringRef rule, const Twine &msg,
@@ -344,7 +402,7 @@ std::optional<Value> CapabilityChecker::accessHost(size_t i, const Value &ptr,
     Value v = Value::pointer(ValueKind::HostPtr, 0);
     v.type = *target;
     v.maybeNull = true;
-    v.id = NextId++;
+    v.id = uint32_t(i + 1);
     v.origin = ptr.type + "." + state->field;
     return v;
   }
@@ -393,13 +451,14 @@ std::optional<Value> CapabilityChecker::access(size_t i, bpf::Reg base,
     // prototype is the contract (docs/capabilities.md).
     Value v = Value::pointer(ValueKind::HostPtr, 0);
     v.type = *target;
-    v.id = NextId++;
+    v.id = uint32_t(i + 1);
     return v;
   }
   case ValueKind::HostPtr:
     return accessHost(i, ptr, lo, width, write);
   case ValueKind::Scalar:
   case ValueKind::Unknown:
+  case ValueKind::Map:
     break;
   }
   if (!Typed)
@@ -421,6 +480,9 @@ void CapabilityChecker::storeToStack(State &st, int64_t lo, unsigned width,
   }
   if (width == 8 && value)
     st.spills[lo] = *value;
+  for (int64_t b = std::max<int64_t>(lo, -int64_t(bpf::StackSize));
+       b < std::min<int64_t>(lo + width, 0); ++b)
+    st.init.set(size_t(b + bpf::StackSize));
 }
 
 std::optional<int64_t> fold(bpf::AluOpKind op, int64_t a, int64_t b) {
@@ -601,7 +663,8 @@ void CapabilityChecker::hostCall(size_t i, StringRef name, State &st) {
                fn ? pointee(fn->prototype.returns) : std::nullopt) {
     result = Value::pointer(ValueKind::HostPtr, 0);
     result.type = *target;
-    result.id = NextId++;
+    result.id = uint32_t(i + 1);
+    retireId(st, result.id);
     result.origin = name.str();
     result.maybeNull =
         none_of(fn->constraints, [](const extract::Constraint &c) {
@@ -611,9 +674,148 @@ void CapabilityChecker::hostCall(size_t i, StringRef name, State &st) {
   st.regs[0] = result;
 }
 
+/// Checks that argument \p arg of helper \p h, which the helper reads
+/// (\p reads) or fills for \p size bytes, is the stack inside the frame.
+bool CapabilityChecker::checkStackArg(size_t i, const HelperProto &h,
+                                      unsigned arg, StringRef what,
+                                      int64_t size, bool reads,
+                                      const State &st) {
+  const Value &v = st.regs[arg];
+  std::string head =
+      formatv("argument {0} of {1} ({2})", arg, h.name, what).str();
+  if (v.kind != ValueKind::Stack) {
+    error(i, "helper-argument",
+          head + " must point into the program's stack; r" + Twine(arg) +
+              " holds " + describe(v),
+          std::nullopt,
+          {"a typed entry passes helpers only memory it can bound: its "
+           "stack"});
+    return false;
+  }
+  int64_t lo = v.offset;
+  if (size < 0 || size > int64_t(bpf::StackSize) ||
+      lo < -int64_t(bpf::StackSize) || lo + size > 0) {
+    error(i, "helper-argument",
+          formatv("{0}: {1} bytes at r10{2}{3} are outside the {4}-byte "
+                  "frame",
+                  head, size, lo < 0 ? "" : "+", lo, bpf::StackSize));
+    return false;
+  }
+  if (!reads)
+    return true;
+  for (int64_t b = lo; b < lo + size; ++b)
+    if (!st.init.test(size_t(b + bpf::StackSize))) {
+      error(i, "helper-argument",
+            formatv("{0}: {1} bytes at r10{2}, but the byte at r10{3} may "
+                    "be uninitialised",
+                    head, size, lo, b),
+            std::nullopt,
+            {"the helper reads them; a typed entry's stack holds the host's "
+             "old bytes until written"});
+      return false;
+    }
+  return true;
+}
+
+/// A typed entry skips the safety pass, so its helper calls are proved
+/// here, from the helper table's argument kinds; a helper that writes the
+/// stack also invalidates the spills there.
+void CapabilityChecker::helperCall(size_t i, const HelperProto &h, State &st) {
+  if (!Typed) {
+    // Structural/safety mode checks the arguments. A helper's pointer,
+    // even one eimc cannot follow (r10 plus a variable), may write the
+    // stack, so no spill survives.
+    if (any_of(h.args,
+               [](ArgKind k) { return k == ArgKind::PtrToUninitMem; }) ||
+        any_of(make_range(st.regs.begin() + 1, st.regs.begin() + 6),
+               [](const Value &v) { return v.kind == ValueKind::Stack; }))
+      st.spills.clear();
+    return;
+  }
+  std::optional<uint32_t> map;
+  std::optional<std::pair<int64_t, int64_t>> filled; // offset, size
+  for (unsigned a = 0; a < 5; ++a) {
+    unsigned arg = a + 1;
+    const Value &v = st.regs[arg];
+    auto refuse = [&](const Twine &why) {
+      error(i, "helper-argument",
+            formatv("argument {0} of {1}: ", arg, h.name).str() + why.str());
+    };
+    switch (h.args[a]) {
+    case ArgKind::DontCare:
+    case ArgKind::Anything:
+      break;
+    case ArgKind::ConstSize:
+    case ArgKind::ConstSizeOrZero:
+      // Checked with the memory argument before it; the table pairs them.
+      if (a == 0 || (h.args[a - 1] != ArgKind::PtrToUninitMem &&
+                     h.args[a - 1] != ArgKind::PtrToMemReadonly))
+        return refuse("a size without a memory argument before it, which a "
+                      "typed entry cannot check");
+      break;
+    case ArgKind::ConstMapPtr:
+      if (v.kind != ValueKind::Map || v.offset != 0)
+        return refuse("expected a map; r" + Twine(arg) + " holds " +
+                      describe(v));
+      map = v.map;
+      break;
+    case ArgKind::PtrToMapKey:
+    case ArgKind::PtrToMapValue: {
+      bool key = h.args[a] == ArgKind::PtrToMapKey;
+      if (!map)
+        return refuse("no map argument before it");
+      const bpfobject::MapDef &m = Spec.maps[*map];
+      if (m.type == uint32_t(bpfobject::MapTypeKind::PerfEventArray) ||
+          m.type == uint32_t(bpfobject::MapTypeKind::RingBuf))
+        return refuse("map '" + m.name + "' has no " +
+                      (key ? "keys" : "values") + " to look up or update");
+      if (!checkStackArg(i, h, arg, key ? "map key" : "map value",
+                         key ? m.keySize : m.valueSize, true, st))
+        return;
+      break;
+    }
+    case ArgKind::PtrToCtx:
+      if (v.kind != ValueKind::Args || v.offset != 0)
+        return refuse("expected the entry's context (r1 at entry); r" +
+                      Twine(arg) + " holds " + describe(v));
+      break;
+    case ArgKind::PtrToUninitMem:
+    case ArgKind::PtrToMemReadonly: {
+      bool fills = h.args[a] == ArgKind::PtrToUninitMem;
+      if (a + 1 >= 5 || (h.args[a + 1] != ArgKind::ConstSize &&
+                         h.args[a + 1] != ArgKind::ConstSizeOrZero))
+        return refuse("no size argument after it");
+      const Value &size = st.regs[arg + 1];
+      if (size.kind != ValueKind::Scalar || !size.constant)
+        return refuse("its size must be a known constant; r" + Twine(arg + 1) +
+                      " holds " + describe(size));
+      if (*size.constant == 0 && h.args[a + 1] == ArgKind::ConstSize)
+        return refuse("its size in r" + Twine(arg + 1) + " is 0");
+      if (!checkStackArg(i, h, arg, fills ? "buffer to fill" : "memory to read",
+                         *size.constant, !fills, st))
+        return;
+      if (fills)
+        filled = {v.offset, *size.constant};
+      break;
+    }
+    case ArgKind::ConstAllocSizeOrZero:
+    case ArgKind::PtrToRingbufMemRelease:
+      return error(i, "helper-argument",
+                   "a typed entry cannot call " + h.name +
+                       ": eimc does not track ring-buffer records there");
+    }
+  }
+  if (filled)
+    storeToStack(st, filled->first, unsigned(filled->second), std::nullopt);
+}
+
 void CapabilityChecker::call(size_t i, const bpf::Call &c, State &st) {
   switch (c.kind) {
   case bpf::CallKind::Local:
+    // The callee is analysed apart and may write this frame through a
+    // pointer it received (an argument, a spill, a global): no spill
+    // survives the call.
+    st.spills.clear();
     st.regs[0] = Value::scalar();
     break;
   case bpf::CallKind::HelperBtfId: {
@@ -629,11 +831,14 @@ void CapabilityChecker::call(size_t i, const bpf::Call &c, State &st) {
       overrideReturn(i, st);
       break;
     }
-    const HelperRet *h = find_if(HelperReturns, [&](const HelperRet &r) {
-      return r.id == uint32_t(c.imm);
-    });
-    bool integer = h != std::end(HelperReturns) && h->ret == "Integer";
-    st.regs[0] = integer ? Value::scalar() : Value();
+    const HelperProto *h = find_if(
+        Helpers, [&](const HelperProto &p) { return p.id == uint32_t(c.imm); });
+    if (h == std::end(Helpers)) { // structural mode refused it already
+      st.regs[0] = Value();
+      break;
+    }
+    helperCall(i, *h, st);
+    st.regs[0] = h->ret == "Integer" ? Value::scalar() : Value();
     break;
   }
   }
@@ -651,12 +856,20 @@ void CapabilityChecker::step(size_t i, State st,
   } else if (const auto *e = std::get_if<bpf::Endian>(&insn)) {
     st.regs[e->dst] = Value::scalar();
   } else if (const auto *ld = std::get_if<bpf::LoadImm64>(&insn)) {
-    st.regs[ld->dst] = ld->kind == bpf::Imm64Kind::Imm
-                           ? Value::scalar(int64_t(ld->value))
-                           : Value();
+    if (ld->kind == bpf::Imm64Kind::Imm) {
+      st.regs[ld->dst] = Value::scalar(int64_t(ld->value));
+    } else if (ld->kind == bpf::Imm64Kind::MapByFd &&
+               ld->mapIndex < Spec.maps.size()) {
+      st.regs[ld->dst] = Value::pointer(ValueKind::Map, 0);
+      st.regs[ld->dst].map = ld->mapIndex;
+    } else {
+      st.regs[ld->dst] = Value();
+    }
   } else if (const auto *l = std::get_if<bpf::Load>(&insn)) {
     std::optional<Value> v =
         access(i, l->src, l->off, unsigned(l->width), false, st);
+    if (v && v->kind == ValueKind::HostPtr && v->id)
+      retireId(st, v->id);
     st.regs[l->dst] = l->signExtend ? Value::scalar() : v.value_or(Value());
   } else if (const auto *s = std::get_if<bpf::Store>(&insn)) {
     Value base = st.regs[s->dst];
@@ -665,6 +878,8 @@ void CapabilityChecker::step(size_t i, State st,
     if (base.kind == ValueKind::Stack)
       storeToStack(st, base.offset + s->off, unsigned(s->width),
                    s->useImm ? Value::scalar(s->imm) : st.regs[s->src]);
+    else if (!Typed)
+      st.spills.clear(); // the base may be r10 plus what eimc cannot follow
   } else if (const auto *at = std::get_if<bpf::Atomic>(&insn)) {
     Value base = st.regs[at->dst];
     if (!access(i, at->dst, at->off, unsigned(at->width), true, st))
@@ -672,6 +887,8 @@ void CapabilityChecker::step(size_t i, State st,
     if (base.kind == ValueKind::Stack)
       storeToStack(st, base.offset + at->off, unsigned(at->width),
                    std::nullopt);
+    else if (!Typed)
+      st.spills.clear(); // the base may be r10 plus what eimc cannot follow
     if (at->op == bpf::AtomicOpKind::CmpXchg)
       st.regs[0] = Value::scalar();
     else if (at->fetch)
@@ -690,9 +907,11 @@ void CapabilityChecker::step(size_t i, State st,
     // the side where they differ from 0.
     State nonNull = st;
     const Value &v = st.regs[j->dst];
+    // Only the pointer itself (offset 0) is null when it is: r0 + 8 == 0
+    // says r0 == -8. Id 0 is no pointer in particular.
     bool nullTest =
         !j->is32 && j->useImm && j->imm == 0 && v.kind == ValueKind::HostPtr &&
-        v.maybeNull &&
+        v.maybeNull && v.id != 0 && v.offset == 0 &&
         (j->op == bpf::JumpOpKind::Jeq || j->op == bpf::JumpOpKind::Jne);
     if (nullTest) {
       auto refine = [&](Value &x) {

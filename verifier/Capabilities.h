@@ -25,8 +25,9 @@ constexpr uint32_t OverrideReturnHelper = 58;
 /// Checks every use of a host capability in \p prog (structurally sound)
 /// under \p cls; \p manifest may be null (the host offers nothing). For a
 /// typed entry (isTypedEntry()) it also proves every memory access: the
-/// arguments, granted state within its bounds, and the program's stack;
-/// anything else is refused. Appends a diagnostic per violation.
+/// arguments, granted state within its bounds, and the program's stack,
+/// including the stack memory helpers read and fill; anything else is
+/// refused. Appends a diagnostic per violation.
 void verifyCapabilities(const bpfobject::ExtensionSpec &spec,
                         const bpfobject::Program &prog,
                         const policy::PolicyClass &cls,
