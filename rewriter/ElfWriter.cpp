@@ -650,11 +650,15 @@ static Error writeAtomically(ArrayRef<uint8_t> bytes, StringRef outPath,
 
 Error writeOutput(const HostBinary &host, const RewritePlan &plan,
                   const linker::LinkedExtension &linked,
-                  const Provenance &provenance, StringRef outPath) {
+                  const Provenance &provenance, StringRef outPath,
+                  function_ref<Error(ArrayRef<uint8_t>)> check) {
   OutputImage image(host, plan, linked, provenance);
   // Not wrapped in a FileError: callers look for RefusalError by type.
   if (Error err = image.build())
     return err;
+  if (check)
+    if (Error err = check(image.bytes()))
+      return err;
   return writeAtomically(image.bytes(), outPath, host.fileMode());
 }
 

@@ -401,17 +401,14 @@ checkAndVerify(const BuildInputs &in, StringRef hostPath, FormatKind format,
   return verifyAll(in, format, mode);
 }
 
-/// Reports each instruction of output \p path that can write PKRU outside
-/// eimc's own gates (docs/security.md). Under `isolation: require` each
-/// one the policy does not list in `trusted_sites` is an error, and the
-/// output is removed: it must not run as if it were isolated.
-Expected<int> scanForPkruWrites(StringRef path, const policy::Policy &pol) {
-  ErrorOr<std::unique_ptr<MemoryBuffer>> file = MemoryBuffer::getFile(path);
-  if (!file)
-    return createFileError(path, file.getError());
-  ArrayRef<uint8_t> bytes(
-      reinterpret_cast<const uint8_t *>((*file)->getBufferStart()),
-      (*file)->getBufferSize());
+/// Reports each instruction of the finished output \p bytes (to be
+/// written as \p name) that can write PKRU outside eimc's own gates
+/// (docs/security.md). Under `isolation: require` each one the policy does
+/// not list in `trusted_sites` is an error, and the build is refused
+/// before anything is written: such an output must not run as if it were
+/// isolated, and an earlier output at the same path stays as it was.
+Error checkPkruWrites(ArrayRef<uint8_t> bytes, StringRef name,
+                      const policy::Policy &pol) {
   Expected<std::vector<rewriter::PkruSite>> sites =
       rewriter::scanPkruWrites(bytes);
   if (!sites)
@@ -424,7 +421,7 @@ Expected<int> scanForPkruWrites(StringRef path, const policy::Policy &pol) {
     bool trusted = is_contained(pol.trustedSites, site.address);
     bool error = require && !trusted;
     refused += error;
-    errs() << (error ? "error: " : "warning: ") << sys::path::filename(path)
+    errs() << (error ? "error: " : "warning: ") << sys::path::filename(name)
            << ": " << site.kind << " at " << format_hex(site.address, 2);
     if (!site.symbol.empty())
       errs() << " (" << site.symbol << "+" << format_hex(site.offset, 2)
@@ -433,13 +430,11 @@ Expected<int> scanForPkruWrites(StringRef path, const policy::Policy &pol) {
            << (trusted ? " (trusted by the policy)" : "") << "\n";
   }
   if (!refused)
-    return ExitSuccess;
-  sys::fs::remove(path);
-  errs() << "error: isolation: require: " << refused
-         << " untrusted PKRU write(s); list each address under "
-            "'trusted_sites' in "
-         << pol.file << " if it is safe\n";
-  return ExitRefused;
+    return Error::success();
+  return makeRefusal("isolation: require: " + Twine(refused) +
+                     " untrusted PKRU write(s); list each address under "
+                     "'trusted_sites' in " +
+                     pol.file + " if it is safe");
 }
 
 } // namespace
@@ -572,10 +567,14 @@ Expected<int> runBuild(const BuildOptions &options) {
            << "' differs from the host's '" << sys::path::filename(options.host)
            << "': programs that filter on the process name or hosts that "
               "dispatch on argv[0] may behave differently\n";
-  if (Error e = rewriter::writeOutput(*host, *plan, *linked, provenance, out))
+  auto scan = [&](ArrayRef<uint8_t> bytes) -> Error {
+    if (plan->isolation == rewriter::IsolationMode::Off)
+      return Error::success();
+    return checkPkruWrites(bytes, out, in->policy);
+  };
+  if (Error e =
+          rewriter::writeOutput(*host, *plan, *linked, provenance, out, scan))
     return std::move(e);
-  if (plan->isolation != rewriter::IsolationMode::Off)
-    return scanForPkruWrites(out, in->policy);
   return ExitSuccess;
 }
 

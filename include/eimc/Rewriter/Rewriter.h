@@ -36,6 +36,7 @@
 #include "eimc/Linker/Linker.h"
 
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
@@ -213,9 +214,14 @@ struct Provenance {
 };
 
 /// Writes the rewritten host to \p outPath (temporary file + rename).
-llvm::Error writeOutput(const HostBinary &host, const RewritePlan &plan,
-                        const linker::LinkedExtension &linked,
-                        const Provenance &provenance, llvm::StringRef outPath);
+/// \p check, if given, sees the finished image first; an error from it
+/// is returned and nothing is written, so an existing output stays as it
+/// was (e.g. the PKRU scan under `isolation: require`).
+llvm::Error writeOutput(
+    const HostBinary &host, const RewritePlan &plan,
+    const linker::LinkedExtension &linked, const Provenance &provenance,
+    llvm::StringRef outPath,
+    llvm::function_ref<llvm::Error(llvm::ArrayRef<uint8_t>)> check = {});
 
 /// The input \p output was made from, from its `.eimc.restore` section:
 /// byte for byte, checked against the SHA-256 recorded there. Errors
