@@ -78,8 +78,7 @@ static uint64_t miss(uint32_t site) {
 }
 
 static uint32_t home_slot(uint64_t tp) {
-  return (uint32_t)(((tp >> 12) * 0x9e3779b97f4a7c15ull) >> 32) %
-         EIM_EXT_THREADS;
+  return eim_tp_home(tp, EIM_EXT_THREADS);
 }
 
 /* Claims a word for \p tp; returns its token, or 0 if \p tp already holds

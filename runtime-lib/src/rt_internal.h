@@ -179,6 +179,13 @@ EIM_HIDDEN uint32_t eim_thread_slot(void);
  * process has no thread pointer yet (before libc set up TLS). */
 EIM_HIDDEN uint64_t eim_thread_pointer(void);
 
+/* The home index in a table of \p n per-thread entries for thread pointer
+ * \p tp (reentrancy.c, shadow_stack.c, slots.c): threads' TCBs lie in
+ * different pages, so the page number is hashed (Fibonacci hashing). */
+static inline uint32_t eim_tp_home(uint64_t tp, uint32_t n) {
+  return (uint32_t)(((tp >> 12) * 0x9e3779b97f4a7c15ull) >> 32) % n;
+}
+
 /* unwind_table.c (layout in eim_unwind_table.h); slots are stack slots S.
  * put: records S -> {ret, tramp}, replacing an entry of S; 0 if there is
  * no table or no free entry. retramp: changes the tramp of S's entry.

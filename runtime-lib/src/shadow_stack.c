@@ -92,8 +92,7 @@ static void count_skipped(void) {
 }
 
 static uint32_t home_index(uint64_t tp) {
-  return (uint32_t)(((tp >> 12) * 0x9e3779b97f4a7c15ull) >> 32) %
-         EIM_URET_THREADS;
+  return eim_tp_home(tp, EIM_URET_THREADS);
 }
 
 /* The stack \p tp owns, or NULL. */

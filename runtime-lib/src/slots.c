@@ -39,8 +39,7 @@ static uint64_t slot_owner[EIM_THREAD_SLOTS];
 
 uint32_t eim_thread_slot(void) {
   uint64_t owner = eim_thread_pointer() + 1;
-  uint32_t start = (uint32_t)(((owner >> 12) * 0x9e3779b97f4a7c15ull) >> 32) %
-                   EIM_THREAD_SLOTS;
+  uint32_t start = eim_tp_home(owner, EIM_THREAD_SLOTS);
   for (uint32_t probe = 0; probe < EIM_THREAD_SLOTS; ++probe) {
     uint32_t slot = (start + probe) % EIM_THREAD_SLOTS;
     uint64_t seen = eim_load_acquire(&slot_owner[slot]);
