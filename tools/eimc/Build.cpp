@@ -550,6 +550,19 @@ Expected<int> runBuild(const BuildOptions &options) {
       Expected<rewriter::FunctionSymbol> fn = host->findFunction(name);
       if (!fn)
         return fn.takeError();
+      // Host-function calls are not gated yet (docs/security.md): the
+      // hooked function's trampoline would revoke the protection key
+      // under the extension that called it, which then faults.
+      if (plan->isolation != rewriter::IsolationMode::Off &&
+          any_of(plan->sites, [&](const rewriter::PatchSite &site) {
+            return site.symbol == name;
+          }))
+        return makeRefusal(
+            "host function '" + name +
+            "' is called by an extension and hooked in the same build: "
+            "under isolation its trampoline would revoke the protection "
+            "key while the calling extension runs (docs/security.md); do "
+            "not hook it, or use 'isolation: off'");
       request.absoluteSymbols[compiler::hostFunctionSymbol(name)] =
           fn->address;
     }
