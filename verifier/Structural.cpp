@@ -563,7 +563,8 @@ Expected<VerificationReport> verify(const bpfobject::ExtensionSpec &input,
     const policy::PolicyClass *cls = policy.findClass(prog.name, prog.section);
     // A typed entry's memory safety is the capability check's proof
     // (Capabilities.cpp): the safety verifier models only pt_regs contexts.
-    if (options.mode == ModeKind::Safety && !isTypedEntry(prog)) {
+    bool safety = options.mode == ModeKind::Safety && !isTypedEntry(prog);
+    if (safety) {
       // The safety verifier bounds loops itself (Safety.cpp), so the
       // structural checks run without the loop-free `instructions` bound.
       policy::PolicyClass structural = *cls;
@@ -580,23 +581,13 @@ Expected<VerificationReport> verify(const bpfobject::ExtensionSpec &input,
         ok = false;
         continue;
       }
-      std::vector<Diagnostic> diags;
-      verifySafety(spec, prog, *cls, diags);
-      verifyCapabilities(spec, prog, *cls, options.manifest, diags);
-      for (Diagnostic &d : diags)
-        VerifierAccess::addDiagnostic(report, std::move(d));
-      if (!diags.empty()) {
-        ok = false;
-        continue;
-      }
-      accepted.push_back(i);
-      continue;
-    }
-    if (!ProgramChecker(spec, prog, cls, report).run()) {
+    } else if (!ProgramChecker(spec, prog, cls, report).run()) {
       ok = false;
       continue;
     }
     std::vector<Diagnostic> diags;
+    if (safety)
+      verifySafety(spec, prog, *cls, diags);
     verifyCapabilities(spec, prog, *cls, options.manifest, diags);
     for (Diagnostic &d : diags)
       VerifierAccess::addDiagnostic(report, std::move(d));
