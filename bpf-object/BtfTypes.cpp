@@ -179,6 +179,7 @@ Expected<BtfTypes> BtfTypes::parse(ArrayRef<uint8_t> section) {
   StringRef strings = toStringRef(section).substr(strStart, strLen);
 
   BtfTypes result;
+  result.strings = strings.str();
   result.types.emplace_back(); // id 0: void
   DataExtractor::Cursor tc(typeStart);
   while (tc.tell() < typeStart + typeLen) {
@@ -205,6 +206,10 @@ Expected<BtfTypes> BtfTypes::parse(ArrayRef<uint8_t> section) {
     result.types.push_back(std::move(type));
   }
   return result;
+}
+
+Expected<std::string> BtfTypes::string(uint32_t off) const {
+  return readString(strings, off);
 }
 
 const BtfType *BtfTypes::get(uint32_t id) const {

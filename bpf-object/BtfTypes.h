@@ -61,6 +61,10 @@ public:
   /// \returns an error naming the malformed part.
   static llvm::Expected<BtfTypes> parse(llvm::ArrayRef<uint8_t> section);
 
+  /// The string at offset \p off of the string section; an error for an
+  /// offset past its end.
+  llvm::Expected<std::string> string(uint32_t off) const;
+
   /// \returns the type with \p id, or nullptr for void and bad ids.
   const BtfType *get(uint32_t id) const;
   uint32_t count() const { return uint32_t(types.size()); }
@@ -80,6 +84,7 @@ public:
 
 private:
   std::vector<BtfType> types; ///< index = type id; [0] is void
+  std::string strings;        ///< the string section
 };
 
 /// `task_struct___flavor` → `task_struct` (libbpf's "essential name").

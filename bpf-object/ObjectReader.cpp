@@ -291,29 +291,6 @@ Error Reader::checkCoreRelocationSections() {
       return contents.takeError();
     extBytes = *contents;
   }
-  // The .BTF string table: header fields hdr_len (offset 4), str_off
-  // (16) and str_len (20), offsets relative to the end of the header.
-  DataExtractor btfData(StringRef(reinterpret_cast<const char *>(
-                                      spec.btf.data()),
-                                  spec.btf.size()),
-                        /*IsLittleEndian=*/true, 8);
-  DataExtractor::Cursor btfCur(4);
-  uint32_t btfHdrLen = btfData.getU32(btfCur);
-  btfCur.seek(16);
-  uint32_t strOff = btfData.getU32(btfCur);
-  uint32_t strLen = btfData.getU32(btfCur);
-  if (Error e = btfCur.takeError()) {
-    consumeError(std::move(e));
-    return makeMalformed(".BTF: truncated header");
-  }
-  auto btfString = [&](uint32_t off) -> std::optional<StringRef> {
-    uint64_t begin = uint64_t(btfHdrLen) + strOff;
-    if (off >= strLen || begin + strLen > spec.btf.size())
-      return std::nullopt;
-    StringRef strs(reinterpret_cast<const char *>(spec.btf.data()) + begin,
-                   strLen);
-    return strs.drop_front(off).split('\0').first;
-  };
 
   DataExtractor ext(extBytes, /*IsLittleEndian=*/true, 8);
   DataExtractor::Cursor cur(4);
@@ -344,11 +321,13 @@ Error Reader::checkCoreRelocationSections() {
     uint32_t count = ext.getU32(cur);
     if (!cur)
       break;
-    std::optional<StringRef> name = btfString(nameOff);
-    if (!name)
+    Expected<std::string> name = btf->string(nameOff);
+    if (!name) {
+      consumeError(name.takeError());
       return makeMalformed(".BTF.ext: CO-RE relocation group names string "
                            "offset " +
                            Twine(nameOff) + ", outside .BTF's strings");
+    }
     if (!sectionNames.count(*name))
       return makeMalformed(".BTF.ext: CO-RE relocations for section '" +
                            *name + "', which the object does not have");
