@@ -108,28 +108,52 @@ void printTrace(const state::TraceLine &line, FormatKind format,
     os << "\n";
 }
 
-/// `eimc events --trace PID`.
-Expected<int> runTrace(state::ProcessState &st, const EventsOptions &options,
-                       std::chrono::steady_clock::time_point deadline) {
+using Clock = std::chrono::steady_clock;
+
+/// The loop both modes share. \p drain prints at most `limit` items and
+/// returns how many it printed. Liveness is read before draining, so what
+/// the process published just before it exited is still printed. \returns
+/// true when --count was reached, false when the process ended or the
+/// deadline passed.
+Expected<bool>
+follow(const EventsOptions &options, Clock::time_point deadline,
+       function_ref<Expected<uint64_t>(uint64_t limit)> drain) {
   uint64_t printed = 0;
   for (;;) {
     bool alive = processAlive(options.pid);
     uint64_t limit = options.count ? *options.count - printed : UINT64_MAX;
-    Expected<std::vector<state::TraceLine>> lines = st.consumeTrace(limit);
-    if (!lines)
-      return lines.takeError();
-    for (const state::TraceLine &line : *lines) {
-      printTrace(line, options.format, outs());
-      outs().flush();
-      if (options.count && ++printed >= *options.count)
-        return ExitSuccess;
-    }
-    if (!alive || std::chrono::steady_clock::now() >= deadline)
-      break;
+    Expected<uint64_t> n = drain(limit);
+    if (!n)
+      return n.takeError();
+    printed += *n;
+    if (options.count && printed >= *options.count)
+      return true;
+    if (!alive || Clock::now() >= deadline)
+      return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  if (uint64_t lost = st.lostTraceLines())
-    errs() << "warning: " << lost << " trace lines were dropped (ring full)\n";
+}
+
+/// `eimc events --trace PID`.
+Expected<int> runTrace(state::ProcessState &st, const EventsOptions &options,
+                       Clock::time_point deadline) {
+  Expected<bool> counted =
+      follow(options, deadline, [&](uint64_t limit) -> Expected<uint64_t> {
+        Expected<std::vector<state::TraceLine>> lines = st.consumeTrace(limit);
+        if (!lines)
+          return lines.takeError();
+        for (const state::TraceLine &line : *lines) {
+          printTrace(line, options.format, outs());
+          outs().flush();
+        }
+        return lines->size();
+      });
+  if (!counted)
+    return counted.takeError();
+  if (!*counted)
+    if (uint64_t lost = st.lostTraceLines())
+      errs() << "warning: " << lost
+             << " trace lines were dropped (ring full)\n";
   return ExitSuccess;
 }
 
@@ -150,7 +174,6 @@ Expected<int> runEvents(const EventsOptions &options) {
   Expected<state::ProcessState> st = openWhenReady(options.pid);
   if (!st)
     return st.takeError();
-  using Clock = std::chrono::steady_clock;
   Clock::time_point deadline = Clock::time_point::max();
   if (options.duration)
     deadline =
@@ -165,34 +188,34 @@ Expected<int> runEvents(const EventsOptions &options) {
                              options.map.empty() ? "" : " named ",
                              options.map.c_str());
 
-  uint64_t printed = 0;
-  for (;;) {
-    // Read liveness before draining, so records published just before the
-    // process exited are still printed.
-    bool alive = processAlive(options.pid);
-    for (const std::string &map : maps) {
-      uint64_t limit = options.count ? *options.count - printed : UINT64_MAX;
-      Expected<std::vector<std::vector<uint8_t>>> records =
-          st->consumeEvents(map, limit);
-      if (!records)
-        return records.takeError();
-      for (const std::vector<uint8_t> &rec : *records) {
-        if (!formatter)
-          printRaw(rec, options.format, outs());
-        else if (options.format == FormatKind::Json)
-          formatter->printJson(rec, outs());
-        else
-          formatter->printText(rec, outs());
-        outs() << "\n";
-        outs().flush();
-        if (options.count && ++printed >= *options.count)
-          return ExitSuccess;
-      }
-    }
-    if (!alive || Clock::now() >= deadline)
-      break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  Expected<bool> counted =
+      follow(options, deadline, [&](uint64_t limit) -> Expected<uint64_t> {
+        uint64_t n = 0;
+        for (const std::string &map : maps) {
+          Expected<std::vector<std::vector<uint8_t>>> records =
+              st->consumeEvents(map, limit - n);
+          if (!records)
+            return records.takeError();
+          for (const std::vector<uint8_t> &rec : *records) {
+            if (!formatter)
+              printRaw(rec, options.format, outs());
+            else if (options.format == FormatKind::Json)
+              formatter->printJson(rec, outs());
+            else
+              formatter->printText(rec, outs());
+            outs() << "\n";
+            outs().flush();
+          }
+          n += records->size();
+          if (n >= limit)
+            break;
+        }
+        return n;
+      });
+  if (!counted)
+    return counted.takeError();
+  if (*counted)
+    return ExitSuccess;
   for (const std::string &map : maps)
     if (uint64_t lost = st->lostEvents(map))
       errs() << "warning: map '" << map << "': " << lost
