@@ -208,6 +208,75 @@ Expected<BtfTypes> BtfTypes::parse(ArrayRef<uint8_t> section) {
   return result;
 }
 
+static uint32_t btfKind(HostTypeKind kind) {
+  switch (kind) {
+  case HostTypeKind::Int:
+    return BTF::BTF_KIND_INT;
+  case HostTypeKind::Float:
+    return BTF::BTF_KIND_FLOAT;
+  case HostTypeKind::Pointer:
+    return BTF::BTF_KIND_PTR;
+  case HostTypeKind::Array:
+    return BTF::BTF_KIND_ARRAY;
+  case HostTypeKind::Struct:
+    return BTF::BTF_KIND_STRUCT;
+  case HostTypeKind::Union:
+    return BTF::BTF_KIND_UNION;
+  case HostTypeKind::Enum:
+    return BTF::BTF_KIND_ENUM;
+  case HostTypeKind::Fwd:
+    return BTF::BTF_KIND_FWD;
+  case HostTypeKind::Typedef:
+    return BTF::BTF_KIND_TYPEDEF;
+  case HostTypeKind::Const:
+    return BTF::BTF_KIND_CONST;
+  case HostTypeKind::Volatile:
+    return BTF::BTF_KIND_VOLATILE;
+  case HostTypeKind::Function:
+    return BTF::BTF_KIND_FUNC_PROTO;
+  }
+  llvm_unreachable("host type kinds are exhaustive");
+}
+
+BtfTypes BtfTypes::fromHost(const HostTypes &host) {
+  BtfTypes result;
+  result.types.emplace_back(); // id 0: void
+  for (size_t id = 1; id < host.types.size(); ++id) {
+    const HostType &h = host.types[id];
+    BtfType t;
+    t.kind = btfKind(h.kind);
+    t.name = h.name;
+    switch (h.kind) {
+    case HostTypeKind::Int:
+      t.intEncoding = h.isSigned ? BTF::INT_SIGNED : 0;
+      t.intBits = uint32_t(h.size * 8);
+      t.sizeOrType = uint32_t(h.size);
+      break;
+    case HostTypeKind::Enum:
+      t.kindFlag = h.isSigned;
+      t.sizeOrType = uint32_t(h.size);
+      break;
+    case HostTypeKind::Float:
+    case HostTypeKind::Struct:
+    case HostTypeKind::Union:
+      t.sizeOrType = uint32_t(h.size);
+      break;
+    case HostTypeKind::Array:
+      t.elemType = h.type;
+      t.nelems = h.count;
+      break;
+    default:
+      t.sizeOrType = h.type;
+      break;
+    }
+    for (const HostMember &m : h.members)
+      t.members.push_back(
+          {m.name, m.type, uint32_t(m.bitOffset), m.bitSize, m.value});
+    result.types.push_back(std::move(t));
+  }
+  return result;
+}
+
 Expected<std::string> BtfTypes::string(uint32_t off) const {
   return readString(strings, off);
 }

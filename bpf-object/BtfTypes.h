@@ -18,6 +18,8 @@
 #ifndef EIMC_BPFOBJECT_BTFTYPES_H
 #define EIMC_BPFOBJECT_BTFTYPES_H
 
+#include "eimc/BpfObject/BpfObject.h"
+
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/DebugInfo/BTF/BTF.h"
@@ -60,6 +62,9 @@ public:
   /// Parses a raw .BTF section (little-endian).
   /// \returns an error naming the malformed part.
   static llvm::Expected<BtfTypes> parse(llvm::ArrayRef<uint8_t> section);
+  /// The host's types (from DWARF) in the same model, so CO-RE resolves
+  /// against them with the code that resolves against BTF.
+  static BtfTypes fromHost(const HostTypes &host);
 
   /// The string at offset \p off of the string section; an error for an
   /// offset past its end.

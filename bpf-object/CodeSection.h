@@ -46,6 +46,9 @@ struct CodeSection {
   /// Slot of a call to an extern function -> its name: a host function
   /// call (B3), checked against the manifest by the verifier.
   std::map<uint32_t, std::string> externCalls;
+  /// Slot of an LDDW of an extern variable -> its name: a host global
+  /// (B3), checked against the manifest by the verifier.
+  std::map<uint32_t, std::string> externVars;
   /// Line info from .BTF.ext, by section slot.
   std::map<uint32_t, SourceLine> lines;
 
@@ -69,10 +72,11 @@ fixupDatasec(std::vector<uint8_t> &btf, llvm::StringRef section,
              std::vector<DataVariable> &variables);
 
 /// Applies every CO-RE relocation recorded for \p section in \p ext,
-/// resolving against eimc's embedded target BTF \p target. Unresolvable
-/// relocations poison their instruction (bpf::Poison).
+/// resolving against eimc's embedded target BTF \p target, or, for a root
+/// type that has none there, against the host's types \p host (may be
+/// null). Unresolvable relocations poison their instruction (bpf::Poison).
 llvm::Error applyCoreRelocations(CodeSection &section, const BtfTypes &local,
-                                 const BtfTypes &target,
+                                 const BtfTypes &target, const BtfTypes *host,
                                  const llvm::BTFParser &ext);
 
 /// Loads eimc's target BTF (the contexts trampolines build), embedded at

@@ -5,10 +5,16 @@
 //===----------------------------------------------------------------------===//
 //
 // CO-RE ("compile once, run everywhere") relocations, with the semantics of
-// libbpf's relo_core.c but resolved against eimc's own target BTF: the
-// contexts eimc's trampolines build (bpf-object/target/TargetTypes.c), not
-// the kernel of the machine eimc runs on. A uretprobe's `ctx->ax` must mean
-// the `ax` slot of the pt_regs the trampoline saved, wherever eimc runs.
+// libbpf's relo_core.c but resolved against two targets, never against the
+// kernel of the machine eimc runs on:
+//  - eimc's own target BTF: the contexts eimc's trampolines build
+//    (bpf-object/target/TargetTypes.c). A uretprobe's `ctx->ax` must mean
+//    the `ax` slot of the pt_regs the trampoline saved, wherever eimc runs.
+//  - the host's types (HostTypes, from the host's DWARF): an extension's
+//    own, partial, reordered `struct http_request_s___local` with
+//    preserve_access_index reads the host's real `uri` field.
+// The relocation's root type chooses: a root whose essential name is one
+// of eimc's target types resolves there, any other against the host.
 //
 // A relocation names a local type, an access string ("0:10": element 0 of
 // the root, then member 10) and a kind. Resolution:
@@ -85,6 +91,13 @@ struct FieldPos {
   uint64_t bitOffset = 0;
   uint32_t bitfieldSize = 0; ///< 0 unless the field is a bitfield
   uint32_t type = 0;         ///< the field's type id
+};
+
+/// The types one relocation resolves against, and how diagnostics name
+/// them ("eimc's target types", "the host's types").
+struct Target {
+  const BtfTypes &types;
+  StringRef what;
 };
 
 /// Outcome of resolving one relocation: a value or a poison reason.
@@ -197,8 +210,12 @@ bool fieldsCompatible(const BtfTypes &local, uint32_t l, const BtfTypes &target,
   return lt->kind == tt->kind;
 }
 
+/// Walks \p steps by name through target type \p root. On failure,
+/// \p missing names the member the target lacks (empty: an index or a
+/// non-aggregate on the way).
 std::optional<FieldPos> walkTarget(const BtfTypes &btf, uint32_t root,
-                                   uint32_t firstIndex, ArrayRef<Step> steps) {
+                                   uint32_t firstIndex, ArrayRef<Step> steps,
+                                   std::string &missing) {
   Expected<uint64_t> rootSize = btf.sizeOf(root);
   if (!rootSize) {
     consumeError(rootSize.takeError());
@@ -209,8 +226,10 @@ std::optional<FieldPos> walkTarget(const BtfTypes &btf, uint32_t root,
   pos.type = root;
   for (const Step &step : steps) {
     if (!step.name.empty()) {
-      if (!findMember(btf, pos.type, step.name, pos))
+      if (!findMember(btf, pos.type, step.name, pos)) {
+        missing = step.name;
         return std::nullopt;
+      }
       continue;
     }
     const BtfType *t = btf.get(btf.skipModifiers(pos.type));
@@ -248,6 +267,39 @@ std::vector<uint32_t> candidates(const BtfTypes &local, uint32_t localId,
       out.push_back(id);
   }
   return out;
+}
+
+/// "struct http_request_s", "typedef http_str_t", for diagnostics.
+std::string describeType(const BtfTypes &btf, uint32_t id) {
+  const BtfType *t = btf.get(id);
+  if (!t)
+    return "void";
+  StringRef name = t->name.empty() ? StringRef("(anonymous)") : t->name;
+  switch (t->kind) {
+  case BTF::BTF_KIND_STRUCT:
+    return "struct " + name.str();
+  case BTF::BTF_KIND_UNION:
+    return "union " + name.str();
+  case BTF::BTF_KIND_ENUM:
+  case BTF::BTF_KIND_ENUM64:
+    return "enum " + name.str();
+  case BTF::BTF_KIND_TYPEDEF:
+    return "typedef " + name.str();
+  default:
+    return "'" + name.str() + "'";
+  }
+}
+
+/// eimc's target types keep the contexts it builds (pt_regs); every other
+/// root type is the host's. Chosen by essential name, so `pt_regs___x86`
+/// still means eimc's, and a host that defines its own `pt_regs` cannot
+/// change what a uprobe's context is.
+Target chooseTarget(const BtfTypes &local, uint32_t localId,
+                    const BtfTypes &target, const BtfTypes *host) {
+  Target eimcTarget{target, "eimc's target types"};
+  if (!host || !candidates(local, localId, target).empty())
+    return eimcTarget;
+  return Target{*host, "the host's types"};
 }
 
 /// libbpf's bpf_core_calc_field_relo for one located field.
@@ -297,9 +349,10 @@ Expected<uint64_t> fieldValue(const BtfTypes &btf, const FieldPos &pos,
 
 /// Resolves one field relocation against every candidate; all matching
 /// candidates must agree (libbpf: "relocation decision ambiguity").
-Resolution resolveField(const BtfTypes &local, const BtfTypes &target,
+Resolution resolveField(const BtfTypes &local, const Target &tgt,
                         uint32_t localId, ArrayRef<uint32_t> access,
                         uint32_t kind) {
+  const BtfTypes &target = tgt.types;
   Resolution res;
   std::vector<Step> steps;
   Expected<FieldPos> lpos = walkLocal(local, localId, access, steps);
@@ -315,9 +368,18 @@ Resolution resolveField(const BtfTypes &local, const BtfTypes &target,
   std::vector<uint32_t> cands = candidates(local, localId, target);
   if (cands.empty())
     res.failure =
-        "no type '" + local.get(localId)->name + "' in eimc's target types";
+        "no type '" + local.get(localId)->name + "' in " + tgt.what.str();
+  std::string incompatible;
   for (uint32_t cand : cands) {
-    std::optional<FieldPos> tpos = walkTarget(target, cand, access[0], steps);
+    std::string missing;
+    std::optional<FieldPos> tpos =
+        walkTarget(target, cand, access[0], steps, missing);
+    if (!tpos && !missing.empty() && res.failure.empty())
+      res.failure = describeType(target, cand) + " in " + tgt.what.str() +
+                    " has no field '" + missing + "'";
+    if (tpos && !fieldsCompatible(local, lpos->type, target, tpos->type))
+      incompatible = "the field's type in " + describeType(target, cand) +
+                     " is not compatible with the local one";
     if (!tpos || !fieldsCompatible(local, lpos->type, target, tpos->type))
       continue;
     uint32_t tsize = 0;
@@ -339,7 +401,11 @@ Resolution resolveField(const BtfTypes &local, const BtfTypes &target,
     res.failure.clear();
   }
   if (!res.value && res.failure.empty())
-    res.failure = "no matching field in eimc's target types";
+    res.failure = incompatible.empty()
+                      ? "no matching field in " + tgt.what.str()
+                      : incompatible;
+  if (res.value)
+    res.failure.clear();
   return res;
 }
 
@@ -362,8 +428,9 @@ bool typeMatches(const BtfTypes &local, uint32_t l, const BtfTypes &target,
   return true;
 }
 
-Resolution resolveType(const BtfTypes &local, const BtfTypes &target,
+Resolution resolveType(const BtfTypes &local, const Target &tgt,
                        uint32_t localId, uint32_t kind) {
+  const BtfTypes &target = tgt.types;
   Resolution res;
   if (kind == TypeIdLocal) {
     res.value = localId;
@@ -382,7 +449,7 @@ Resolution resolveType(const BtfTypes &local, const BtfTypes &target,
     break;
   }
   if (found.empty()) {
-    res.failure = "no matching type in eimc's target types";
+    res.failure = "no matching type in " + tgt.what.str();
     return res;
   }
   if (kind == TypeIdTarget) {
@@ -398,9 +465,10 @@ Resolution resolveType(const BtfTypes &local, const BtfTypes &target,
   return res;
 }
 
-Resolution resolveEnum(const BtfTypes &local, const BtfTypes &target,
+Resolution resolveEnum(const BtfTypes &local, const Target &tgt,
                        uint32_t localId, ArrayRef<uint32_t> access,
                        uint32_t kind) {
+  const BtfTypes &target = tgt.types;
   Resolution res;
   const BtfType *lt = local.get(local.skipQualifiers(localId));
   if (!lt || access.size() != 1 || access[0] >= lt->members.size()) {
@@ -415,7 +483,7 @@ Resolution resolveEnum(const BtfTypes &local, const BtfTypes &target,
   if (!res.value && kind == EnumValueExists)
     res.value = 0;
   if (!res.value)
-    res.failure = "no matching enumerator in eimc's target types";
+    res.failure = "no matching enumerator in " + tgt.what.str();
   return res;
 }
 
@@ -489,7 +557,8 @@ std::optional<std::string> patch(bpf::Insn &insn, const Resolution &res,
 } // namespace
 
 Error applyCoreRelocations(CodeSection &section, const BtfTypes &local,
-                           const BtfTypes &target, const BTFParser &ext) {
+                           const BtfTypes &target, const BtfTypes *host,
+                           const BTFParser &ext) {
   // Collect first: poisoning an LDDW inserts a slot-filling second poison.
   std::vector<std::pair<uint32_t, const BTF::BPFFieldReloc *>> relocs;
   for (const bpf::SlotInsn &si : section.insns)
@@ -505,13 +574,14 @@ Error applyCoreRelocations(CodeSection &section, const BtfTypes &local,
       return makeMalformed("insn " + Twine(slot) +
                            ": CO-RE relocation with bad type id " +
                            Twine(r->TypeID));
+    Target tgt = chooseTarget(local, r->TypeID, target, host);
     Resolution res;
     if (isFieldKind(r->RelocKind))
-      res = resolveField(local, target, r->TypeID, *access, r->RelocKind);
+      res = resolveField(local, tgt, r->TypeID, *access, r->RelocKind);
     else if (isEnumKind(r->RelocKind))
-      res = resolveEnum(local, target, r->TypeID, *access, r->RelocKind);
+      res = resolveEnum(local, tgt, r->TypeID, *access, r->RelocKind);
     else if (r->RelocKind <= TypeMatches)
-      res = resolveType(local, target, r->TypeID, r->RelocKind);
+      res = resolveType(local, tgt, r->TypeID, r->RelocKind);
     else
       return makeMalformed("insn " + Twine(slot) +
                            ": unknown CO-RE relocation kind " +

@@ -14,8 +14,10 @@
 //  3. decode every executable section and resolve its relocations: map
 //     references become map indices, global-data references map-value
 //     references (map index + offset), calls into `.text` are remembered,
-//     externs and `.kconfig` are marked for refusal;
-//  4. apply CO-RE relocations and attach line info per section;
+//     extern functions and variables become host calls and host globals,
+//     other externs and `.kconfig` are marked for refusal;
+//  4. apply CO-RE relocations (eimc's target types, else the host's) and
+//     attach line info per section;
 //  5. cut programs out of their sections by function symbol and append the
 //     `.text` subprograms each one reaches, fixing call targets.
 //
@@ -180,8 +182,12 @@ bool isGlobalDataSection(StringRef name) {
 
 class Reader {
 public:
-  Reader(StringRef objectName, const ELF64LEObjectFile &obj)
-      : objectName(objectName), obj(obj) {}
+  Reader(StringRef objectName, const ELF64LEObjectFile &obj,
+         const HostTypes *hostTypes)
+      : objectName(objectName), obj(obj) {
+    if (hostTypes)
+      hostBtf = BtfTypes::fromHost(*hostTypes);
+  }
 
   Expected<ExtensionSpec> run();
 
@@ -199,6 +205,7 @@ private:
   Error decodeSections();
   Error readRelocations(const SectionRef &rel, CodeSection &code);
   Error relocateOne(const RelocationRef &reloc, CodeSection &code);
+  bool isKconfigExtern(StringRef name) const;
   Error readFunctions();
   void attachLines(CodeSection &code);
   Error buildPrograms();
@@ -211,6 +218,7 @@ private:
   const ELF64LEObjectFile &obj;
   ExtensionSpec spec;
   std::optional<BtfTypes> btf;
+  std::optional<BtfTypes> hostBtf; ///< the host's types, the second target
   std::optional<BTFParser> ext; ///< .BTF.ext, when the object has one
   std::vector<CodeSection> sections;
   std::map<uint64_t, size_t> sectionByElfIndex;
@@ -497,7 +505,8 @@ Error Reader::decodeSections() {
           return loaded.takeError();
         target = std::move(*loaded);
       }
-      if (Error e = applyCoreRelocations(code, *btf, *target, *ext))
+      if (Error e = applyCoreRelocations(code, *btf, *target,
+                                         hostBtf ? &*hostBtf : nullptr, *ext))
         return e;
     }
     attachLines(code);
@@ -528,6 +537,21 @@ Error validateRelocations(const ELF64LEObjectFile &obj, const SectionRef &rel) {
       return makeMalformed("relocation symbol index " +
                            Twine(r.getSymbol(false)) + " out of range");
   return Error::success();
+}
+
+/// True if BTF places extern \p name in the `.kconfig` DATASEC (libbpf's
+/// `__kconfig`), not `.ksyms`.
+bool Reader::isKconfigExtern(StringRef name) const {
+  if (!btf)
+    return false;
+  std::optional<uint32_t> sec =
+      btf->findByName(".kconfig", {BTF::BTF_KIND_DATASEC});
+  if (!sec)
+    return false;
+  return any_of(btf->get(*sec)->members, [&](const BtfMember &m) {
+    const BtfType *var = btf->get(m.type);
+    return var && var->name == name;
+  });
 }
 
 Error Reader::readRelocations(const SectionRef &rel, CodeSection &code) {
@@ -564,6 +588,18 @@ Error Reader::relocateOne(const RelocationRef &reloc, CodeSection &code) {
     if (call && call->kind == bpf::CallKind::Local) {
       *call = bpf::Call{bpf::CallKind::HelperBtfId, 0, 0};
       code.externCalls[slot] = symName->str();
+      return Error::success();
+    }
+    // `extern T name __ksym;` referenced: a host global. The LDDW stays a
+    // constant 0 here; the compiler makes it the global's address. A
+    // `__kconfig` extern (kernel configuration) is none.
+    if (isKconfigExtern(*symName)) {
+      code.refusals[slot] = "kconfig externs are not supported";
+      return Error::success();
+    }
+    if (auto *ld = std::get_if<bpf::LoadImm64>(&insn);
+        ld && ld->kind == bpf::Imm64Kind::Imm && ld->value == 0) {
+      code.externVars[slot] = symName->str();
       return Error::success();
     }
     code.refusals[slot] = ("extern '" + *symName + "' is not supported").str();
@@ -810,6 +846,9 @@ Error Reader::appendFunction(
     auto hostCall = code.externCalls.find(si.slot);
     if (hostCall != code.externCalls.end())
       prog.hostCalls[copy.slot] = hostCall->second;
+    auto hostGlobal = code.externVars.find(si.slot);
+    if (hostGlobal != code.externVars.end())
+      prog.hostGlobals[copy.slot] = hostGlobal->second;
     prog.insns.push_back(std::move(copy));
   }
   return Error::success();
@@ -858,11 +897,12 @@ std::string globalDataMapName(StringRef objectName, StringRef section) {
 }
 
 Expected<ExtensionSpec> readObject(StringRef objectName,
-                                   ArrayRef<uint8_t> bytes) {
+                                   ArrayRef<uint8_t> bytes,
+                                   const HostTypes *hostTypes) {
   Expected<std::unique_ptr<ELF64LEObjectFile>> obj = openElf(objectName, bytes);
   if (!obj)
     return obj.takeError();
-  return Reader(sys::path::filename(objectName), **obj).run();
+  return Reader(sys::path::filename(objectName), **obj, hostTypes).run();
 }
 
 } // namespace eimc::bpfobject

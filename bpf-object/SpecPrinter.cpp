@@ -71,7 +71,13 @@ void printProgram(raw_ostream &os, const Program &p) {
         os << ": " << last->text;
       os << "\n";
     }
-    os << format("  %4u: ", si.slot) << bpf::toString(si.insn) << "\n";
+    os << format("  %4u: ", si.slot) << bpf::toString(si.insn);
+    if (auto global = p.hostGlobals.find(si.slot);
+        global != p.hostGlobals.end())
+      os << " ; host global '" << global->second << "'";
+    if (auto call = p.hostCalls.find(si.slot); call != p.hostCalls.end())
+      os << " ; host function '" << call->second << "'";
+    os << "\n";
   }
 }
 

@@ -18,8 +18,10 @@
 ///  - bpf_override_return: stores the value into pt_regs.ax and 0 into
 ///    pt_regs.orig_ax, which the entry trampoline reads as "return to the
 ///    caller now" (rewriter/Trampolines.cpp).
-/// Host state needs nothing here: a granted field access is the program's
-/// own load or store, which the lowering emits as one instruction.
+///  - a host global (`extern T name __ksym;`): the address of
+///    `eim_hglobal_<name>`, which the driver defines as the global's.
+/// Host state needs nothing else: a granted access is the program's own
+/// load or store, which the lowering emits as one instruction.
 ///
 //===----------------------------------------------------------------------===//
 
@@ -35,6 +37,10 @@ namespace eimc::compiler {
 
 std::string hostFunctionSymbol(StringRef name) {
   return ("eim_hfunc_" + name).str();
+}
+
+std::string hostGlobalSymbol(StringRef name) {
+  return ("eim_hglobal_" + name).str();
 }
 
 namespace {
@@ -104,6 +110,21 @@ Value *emitHostCall(IRBuilder<> &builder, Module &module,
     return builder.getInt64(0);
   return shape.isSigned ? builder.CreateSExt(call, i64)
                         : builder.CreateZExt(call, i64);
+}
+
+Value *emitHostGlobal(IRBuilder<> &builder, Module &module, StringRef name) {
+  std::string symbol = hostGlobalSymbol(name);
+  GlobalVariable *global = module.getNamedGlobal(symbol);
+  if (!global) {
+    // Its type does not matter: every access is the program's own load or
+    // store at an offset the verifier bounded. dso_local for the same
+    // reason as host functions: `lea sym(%rip)`, never a GOT entry, so
+    // the reference moves with a PIE host's load address.
+    global = new GlobalVariable(module, builder.getInt8Ty(), false,
+                                GlobalValue::ExternalLinkage, nullptr, symbol);
+    global->setDSOLocal(true);
+  }
+  return builder.CreatePtrToInt(global, builder.getInt64Ty());
 }
 
 void emitOverrideReturn(IRBuilder<> &builder, Value *regs, Value *value) {

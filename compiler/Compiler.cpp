@@ -248,6 +248,11 @@ Expected<NativeObject> compile(const verifier::VerifiedExtension &ext,
     for (const auto &[slot, name] : spec.programs[index].hostCalls)
       hostFunctions.insert(name);
   object.hostFunctions.assign(hostFunctions.begin(), hostFunctions.end());
+  std::set<std::string> hostGlobals;
+  for (size_t index : ext.programs())
+    for (const auto &[slot, name] : spec.programs[index].hostGlobals)
+      hostGlobals.insert(name);
+  object.hostGlobals.assign(hostGlobals.begin(), hostGlobals.end());
   return object;
 }
 

@@ -98,6 +98,12 @@ llvm::Value *emitHostCall(llvm::IRBuilder<> &builder, llvm::Module &module,
                           const extract::HostFunction &fn,
                           llvm::ArrayRef<llvm::Value *> regs);
 
+/// The address of host global \p name (an `extern ... __ksym` variable),
+/// as an i64: a PC-relative reference to hostGlobalSymbol(name), which the
+/// driver defines as the global's address.
+llvm::Value *emitHostGlobal(llvm::IRBuilder<> &builder, llvm::Module &module,
+                            llvm::StringRef name);
+
 /// bpf_override_return(ctx, \p value) in a typed entry whose trampoline
 /// pt_regs is \p regs.
 void emitOverrideReturn(llvm::IRBuilder<> &builder, llvm::Value *regs,

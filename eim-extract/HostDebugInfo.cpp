@@ -127,43 +127,58 @@ std::vector<std::string> debugCandidates(const object::ObjectFile &obj,
 
 } // namespace
 
-Expected<CapabilityManifest> extractManifest(StringRef hostPath,
-                                             StringRef debugRoot) {
+Expected<HostDwarf> openHostDwarf(StringRef hostPath, StringRef debugRoot) {
   Expected<LoadedObject> host = load(hostPath);
   if (!host)
     return host.takeError();
+  HostDwarf out;
+  out.hostBuffer = std::move(host->buffer);
+  out.host = std::move(host->object);
+  if (hasDwarf(*out.host))
+    return std::move(out);
+  // The first separate debug file that exists (and, for a debuglink, has
+  // the recorded CRC).
+  std::optional<uint32_t> crc;
+  std::vector<std::string> candidates =
+      debugCandidates(*out.host, hostPath, debugRoot, crc);
+  for (const std::string &candidate : candidates) {
+    if (!sys::fs::exists(candidate))
+      continue;
+    Expected<LoadedObject> file = load(candidate);
+    if (!file)
+      return file.takeError();
+    bool byBuildId = StringRef(candidate).contains("/.build-id/");
+    if (!byBuildId && crc &&
+        crc32(arrayRefFromStringRef(file->buffer->getBuffer())) != *crc)
+      continue;
+    out.debugBuffer = std::move(file->buffer);
+    out.debug = std::move(file->object);
+    return std::move(out);
+  }
+  return std::move(out);
+}
+
+const object::ObjectFile *HostDwarf::dwarfObject() const {
+  if (debug)
+    return debug.get();
+  return hasDwarf(*host) ? host.get() : nullptr;
+}
+
+Expected<CapabilityManifest> extractManifest(StringRef hostPath,
+                                             StringRef debugRoot) {
+  Expected<HostDwarf> host = openHostDwarf(hostPath, debugRoot);
+  if (!host)
+    return host.takeError();
+  const object::ObjectFile *dwarfObject = host->dwarfObject();
+  if (!dwarfObject)
+    return CapabilityManifest();
   std::string hostName = sys::path::filename(hostPath).str();
   StringSet<> symbols;
-  collectSymbols(*host->object, /*dynamicOnly=*/false, symbols);
-
-  // Find the DWARF: in the host, or in the first separate debug file that
-  // exists (and, for a debuglink, has the recorded CRC).
-  std::optional<LoadedObject> debug;
-  if (!hasDwarf(*host->object)) {
-    std::optional<uint32_t> crc;
-    std::vector<std::string> candidates =
-        debugCandidates(*host->object, hostPath, debugRoot, crc);
-    for (size_t i = 0; i < candidates.size() && !debug; ++i) {
-      if (!sys::fs::exists(candidates[i]))
-        continue;
-      Expected<LoadedObject> file = load(candidates[i]);
-      if (!file)
-        return file.takeError();
-      bool byBuildId = StringRef(candidates[i]).contains("/.build-id/");
-      if (!byBuildId && crc && crc32(arrayRefFromStringRef(
-                                   file->buffer->getBuffer())) != *crc)
-        continue;
-      debug = std::move(*file);
-    }
-    if (!debug)
-      return CapabilityManifest();
-    // A stripped host's full symbol table moved to the debug file.
-    collectSymbols(*debug->object, /*dynamicOnly=*/false, symbols);
-  }
-
-  const object::ObjectFile &dwarfObject =
-      debug ? *debug->object : *host->object;
-  std::unique_ptr<DWARFContext> dwarf = DWARFContext::create(dwarfObject);
+  collectSymbols(*host->host, /*dynamicOnly=*/false, symbols);
+  // A stripped host's full symbol table moved to the debug file.
+  if (host->debug)
+    collectSymbols(*host->debug, /*dynamicOnly=*/false, symbols);
+  std::unique_ptr<DWARFContext> dwarf = DWARFContext::create(*dwarfObject);
   Expected<CapabilityManifest> manifest = readAnnotations(*dwarf, hostName);
   if (!manifest)
     return manifest.takeError();

@@ -20,6 +20,7 @@
 //    ("http_request_t"), at an offset, possibly null (a host function's
 //    result that the manifest does not promise non-null) until a branch
 //    compares it with 0;
+//  - a pointer to a host global the class was granted, at an offset;
 //  - a pointer into the program's stack (relative to r10);
 //  - a map (for a helper's map, key and value arguments);
 //  - unknown (uninitialised, a map value, or a pointer that arithmetic
@@ -50,8 +51,12 @@
 // helper whose arguments this cannot prove (ring-buffer records) is
 // refused there.
 //
-// What it does not do: global host variables (EIM_STATE_DEFINE) are
-// offered by the manifest but extensions cannot name them yet; map values
+// Host globals (EIM_STATE_DEFINE, named by an extension as libbpf's typed
+// `extern T name __ksym;`) are pointers to one state each: every access
+// lies inside the global's size, in the granted mode, and only a typed
+// entry may reference one.
+//
+// What it does not do: map values
 // and helper-returned pointers cannot be dereferenced in a typed entry;
 // subprograms receive unknown arguments (host pointers do not cross a
 // bpf-to-bpf call); types are compared by the manifest's spelling.
@@ -86,7 +91,15 @@ namespace {
 using extract::CapabilityManifest;
 using extract::StateCapability;
 
-enum class ValueKind : uint8_t { Unknown, Scalar, Args, HostPtr, Stack, Map };
+enum class ValueKind : uint8_t {
+  Unknown,
+  Scalar,
+  Args,
+  HostPtr,
+  Global,
+  Stack,
+  Map
+};
 
 /// An abstract register or stack-slot value.
 struct Value {
@@ -94,6 +107,7 @@ struct Value {
   std::optional<int64_t> constant; ///< Scalar: its value, if known
   int64_t offset = 0;              ///< Args, HostPtr, Stack, Map: byte offset
   std::string type;                ///< HostPtr: pointee type ("http_request_t")
+  std::string global;              ///< Global: the host symbol
   bool maybeNull = false;          ///< HostPtr: not yet compared with 0
   /// HostPtr: 1 + the index of the instruction that produced it, shared by
   /// its copies; 0: none (a join of two pointers), never null-tested.
@@ -116,7 +130,8 @@ struct Value {
   }
   bool isPointer() const {
     return kind == ValueKind::Args || kind == ValueKind::HostPtr ||
-           kind == ValueKind::Stack || kind == ValueKind::Map;
+           kind == ValueKind::Global || kind == ValueKind::Stack ||
+           kind == ValueKind::Map;
   }
 };
 
@@ -189,6 +204,8 @@ std::string describe(const Value &v) {
   case ValueKind::HostPtr:
     return (v.maybeNull ? "a possibly-null pointer to '" : "a pointer to '") +
            v.type + "'";
+  case ValueKind::Global:
+    return "a pointer to host global '" + v.global + "'";
   case ValueKind::Stack:
     return "a pointer to the program's stack";
   case ValueKind::Map:
@@ -264,6 +281,13 @@ private:
                               unsigned width, bool write, const State &st);
   std::optional<Value> accessHost(size_t i, const Value &ptr, int64_t lo,
                                   unsigned width, bool write);
+  std::optional<Value> accessGlobal(size_t i, const Value &ptr, int64_t lo,
+                                    unsigned width, bool write);
+  std::optional<Value> grantedAccess(size_t i, const StateCapability &cap,
+                                     StringRef what, int64_t lo, unsigned width,
+                                     bool write);
+  std::optional<Value> hostGlobal(size_t i, StringRef symbol);
+  const StateCapability *globalState(StringRef symbol) const;
   void storeToStack(State &st, int64_t lo, unsigned width,
                     std::optional<Value> value);
   void alu(const bpf::Alu &a, State &st);
@@ -364,7 +388,8 @@ std::optional<Value> CapabilityChecker::accessHost(size_t i, const Value &ptr,
       offered.push_back(formatv("'{0}' offers '{1}' ({2}) at [{3}, {4})",
                                 ptr.type, s.name, s.field, s.offset,
                                 s.offset + s.size));
-      if (int64_t(s.offset) <= lo && lo + width <= s.offset + s.size)
+      if (int64_t(s.offset) <= lo &&
+          lo + int64_t(width) <= int64_t(s.offset + s.size))
         state = &s;
     }
   if (!state) {
@@ -377,6 +402,21 @@ std::optional<Value> CapabilityChecker::accessHost(size_t i, const Value &ptr,
           std::nullopt, std::move(offered));
     return std::nullopt;
   }
+  return grantedAccess(i, *state, ptr.type + "." + state->field,
+                       lo - int64_t(state->offset), width, write);
+}
+
+/// The part of a state access that fields and globals share: the class
+/// must grant \p state (\p what names it: "http_request_t.uri",
+/// "requests_denied"), a write needs `access: write`, and an 8-byte read
+/// of a pointer-typed state (at \p lo == 0 inside it) yields a may-be-null
+/// host pointer.
+std::optional<Value>
+CapabilityChecker::grantedAccess(size_t i, const StateCapability &cap,
+                                 StringRef what, int64_t lo, unsigned width,
+                                 bool write) {
+  const StateCapability *state = &cap;
+  StringRef verb = write ? "write" : "read";
   const policy::StateGrant *grant = nullptr;
   for (const policy::StateGrant &g : Class.state)
     if (g.name == state->name)
@@ -384,8 +424,8 @@ std::optional<Value> CapabilityChecker::accessHost(size_t i, const Value &ptr,
   if (!grant) {
     error(
         i, "state-not-granted",
-        verb + " of state '" + state->name + "' (" + ptr.type + "." +
-            state->field + ") is not allowed by policy",
+        verb + " of state '" + state->name + "' (" + what +
+            ") is not allowed by policy",
         Class.stateLoc,
         {"class '" + Class.name + "' grants state at " + Class.stateLoc.str()});
     return std::nullopt;
@@ -398,15 +438,82 @@ std::optional<Value> CapabilityChecker::accessHost(size_t i, const Value &ptr,
     return std::nullopt;
   }
   std::optional<std::string> target = pointee(state->type);
-  if (!write && target && width == 8 && lo == int64_t(state->offset)) {
+  if (!write && target && width == 8 && lo == 0) {
     Value v = Value::pointer(ValueKind::HostPtr, 0);
     v.type = *target;
     v.maybeNull = true;
     v.id = uint32_t(i + 1);
-    v.origin = ptr.type + "." + state->field;
+    v.origin = what.str();
     return v;
   }
   return Value::scalar();
+}
+
+/// The state the manifest offers for host global \p symbol, or null.
+const StateCapability *CapabilityChecker::globalState(StringRef symbol) const {
+  if (Manifest)
+    for (const StateCapability &s : Manifest->states)
+      if (s.symbol == symbol)
+        return &s;
+  return nullptr;
+}
+
+/// A host global is one state capability (symbol set): the access must lie
+/// inside its size, in the granted mode.
+std::optional<Value> CapabilityChecker::accessGlobal(size_t i, const Value &ptr,
+                                                     int64_t lo, unsigned width,
+                                                     bool write) {
+  const StateCapability *state = globalState(ptr.global);
+  assert(state && "hostGlobal() made a Global only for an offered state");
+  if (lo < 0 || lo + int64_t(width) > int64_t(state->size)) {
+    error(i, "state-bounds",
+          formatv("{0} of {1} bytes at offset {2} of host global '{3}' is "
+                  "outside it",
+                  write ? "write" : "read", width, lo, ptr.global),
+          std::nullopt,
+          {formatv("state '{0}' is '{1}' ({2}), {3} bytes", state->name,
+                   state->symbol, state->type, state->size)
+               .str()});
+    return std::nullopt;
+  }
+  return grantedAccess(i, *state, ptr.global, lo, width, write);
+}
+
+/// `lddw rN, <extern var>`: a pointer to the host global the manifest
+/// offers as state, which only a typed entry may access (a pt_regs
+/// program's memory is not proved by this pass). \returns nullopt after a
+/// refusal: the path ends there, as every use would repeat it.
+std::optional<Value> CapabilityChecker::hostGlobal(size_t i, StringRef symbol) {
+  const StateCapability *state = globalState(symbol);
+  if (!state) {
+    error(i, "state-unknown",
+          "reference to extern variable '" + symbol +
+              "', which the host does not offer as state");
+    return std::nullopt;
+  }
+  if (!Typed) {
+    error(i, "untyped-access",
+          "reference to host global '" + symbol + "' (state '" + state->name +
+              "') outside a typed entry",
+          std::nullopt,
+          {"only a typed entry (section 'fentry/FUNC') may access host "
+           "state"});
+    return std::nullopt;
+  }
+  if (none_of(Class.state, [&](const policy::StateGrant &g) {
+        return g.name == state->name;
+      })) {
+    error(
+        i, "state-not-granted",
+        "reference to state '" + state->name + "' (host global '" + symbol +
+            "') is not allowed by policy",
+        Class.stateLoc,
+        {"class '" + Class.name + "' grants state at " + Class.stateLoc.str()});
+    return std::nullopt;
+  }
+  Value v = Value::pointer(ValueKind::Global, 0);
+  v.global = symbol.str();
+  return v;
 }
 
 /// Checks one memory access of \p width bytes at \p base + \p off.
@@ -456,6 +563,8 @@ std::optional<Value> CapabilityChecker::access(size_t i, bpf::Reg base,
   }
   case ValueKind::HostPtr:
     return accessHost(i, ptr, lo, width, write);
+  case ValueKind::Global:
+    return accessGlobal(i, ptr, lo, width, write);
   case ValueKind::Scalar:
   case ValueKind::Unknown:
   case ValueKind::Map:
@@ -856,7 +965,13 @@ void CapabilityChecker::step(size_t i, State st,
   } else if (const auto *e = std::get_if<bpf::Endian>(&insn)) {
     st.regs[e->dst] = Value::scalar();
   } else if (const auto *ld = std::get_if<bpf::LoadImm64>(&insn)) {
-    if (ld->kind == bpf::Imm64Kind::Imm) {
+    auto global = Prog.hostGlobals.find(Prog.insns[i].slot);
+    if (global != Prog.hostGlobals.end()) {
+      std::optional<Value> v = hostGlobal(i, global->second);
+      if (!v)
+        return;
+      st.regs[ld->dst] = *v;
+    } else if (ld->kind == bpf::Imm64Kind::Imm) {
       st.regs[ld->dst] = Value::scalar(int64_t(ld->value));
     } else if (ld->kind == bpf::Imm64Kind::MapByFd &&
                ld->mapIndex < Spec.maps.size()) {
@@ -873,8 +988,10 @@ void CapabilityChecker::step(size_t i, State st,
     st.regs[l->dst] = l->signExtend ? Value::scalar() : v.value_or(Value());
   } else if (const auto *s = std::get_if<bpf::Store>(&insn)) {
     Value base = st.regs[s->dst];
+    // A refused store is reported; the path goes on, so later uses are
+    // reported too (the program is refused either way).
     if (!access(i, s->dst, s->off, unsigned(s->width), true, st))
-      return;
+      return next(std::move(st));
     if (base.kind == ValueKind::Stack)
       storeToStack(st, base.offset + s->off, unsigned(s->width),
                    s->useImm ? Value::scalar(s->imm) : st.regs[s->src]);
@@ -882,8 +999,10 @@ void CapabilityChecker::step(size_t i, State st,
       st.spills.clear(); // the base may be r10 plus what eimc cannot follow
   } else if (const auto *at = std::get_if<bpf::Atomic>(&insn)) {
     Value base = st.regs[at->dst];
-    if (!access(i, at->dst, at->off, unsigned(at->width), true, st))
-      return;
+    if (!access(i, at->dst, at->off, unsigned(at->width), true, st)) {
+      st.regs[at->op == bpf::AtomicOpKind::CmpXchg ? 0 : at->src] = Value();
+      return next(std::move(st));
+    }
     if (base.kind == ValueKind::Stack)
       storeToStack(st, base.offset + at->off, unsigned(at->width),
                    std::nullopt);

@@ -239,9 +239,14 @@ void Folder::propagate(size_t to, const RegState &regs,
 }
 
 void Folder::run() {
-  // Nothing to decide without frozen data, and an unresolvable target is
-  // the structural checks' to report: leave such programs untouched.
-  if (llvm::none_of(Spec.maps, isFrozen))
+  // Nothing to decide without frozen data or a poisoned CO-RE access (the
+  // branch of `bpf_core_field_exists(...)`, an immediate, guards it), and
+  // an unresolvable target is the structural checks' to report: leave such
+  // programs untouched.
+  bool poisoned = llvm::any_of(Prog.insns, [](const bpf::SlotInsn &si) {
+    return std::holds_alternative<bpf::Poison>(si.insn);
+  });
+  if (!poisoned && llvm::none_of(Spec.maps, isFrozen))
     return;
   for (const bpf::SlotInsn &si : Prog.insns) {
     const auto *jump = std::get_if<bpf::Jump>(&si.insn);

@@ -7,8 +7,9 @@
  * A miniature of nginx's request path, annotated with eim.h the way an
  * nginx developer would: the access phase is an extension entry, the
  * request's URI and status are state, finalizing a request is a host
- * function extensions may call (only with an HTTP status), and a global
- * counter is readable. Built by tests with gcc and clang at -O2 -g; `eimc
+ * function extensions may call (only with an HTTP status), a global
+ * counter is readable and another, of denied requests, writable (the
+ * firewall extension counts into it; it is printed at exit when not 0). Built by tests with gcc and clang at -O2 -g; `eimc
  * extract` must read the same manifest from both.
  *
  * A second host function logs a request (the observer extension calls
@@ -31,6 +32,7 @@
 
 /* Requests served so far; extensions may read it. */
 unsigned long requests_served;
+unsigned long requests_denied; /* counted by the firewall extension */
 /* Runs of the access phase's own body. */
 static unsigned long access_runs;
 
@@ -68,6 +70,7 @@ EIM_EXTENSION_ENTRY_DEFINE(access_phase, http_access_phase, int,
 EIM_STATE_FIELD_DEFINE(uri, read, http_request_t, uri);
 EIM_STATE_FIELD_DEFINE(status, write, http_request_t, status);
 EIM_STATE_DEFINE(served, read, requests_served);
+EIM_STATE_DEFINE(denied, write, requests_denied);
 EIM_HFUNC_DEFINE_WITH_CONSTRAINTS(http_finalize_request,
                                   HF_ARG_RANGE(2, 100, 599));
 EIM_HFUNC_DEFINE(http_log_request);
@@ -81,5 +84,7 @@ int main(int argc, char **argv) {
     printf("%s %d\n", argv[i], r.status);
   }
   printf("access phase ran %lu times\n", access_runs);
+  if (requests_denied)
+    printf("requests denied by extensions: %lu\n", requests_denied);
   return 0;
 }

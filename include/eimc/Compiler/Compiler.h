@@ -77,10 +77,15 @@ struct NativeObject {
   /// symbol hostFunctionSymbol(name) that the link must define as the
   /// host function's address.
   std::vector<std::string> hostFunctions;
+  /// Host globals the programs reference, sorted: each is an undefined
+  /// symbol hostGlobalSymbol(name) the link must define as its address.
+  std::vector<std::string> hostGlobals;
 };
 
 /// "eim_hfunc_<name>": how compiled code names host function \p name.
 std::string hostFunctionSymbol(llvm::StringRef name);
+/// "eim_hglobal_<name>": how compiled code names host global \p name.
+std::string hostGlobalSymbol(llvm::StringRef name);
 
 /// "eim_prog_<prefix>_<name>".
 std::string programSymbol(llvm::StringRef prefix, llvm::StringRef name);

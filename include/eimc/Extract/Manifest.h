@@ -25,6 +25,7 @@
 #ifndef EIMC_EXTRACT_MANIFEST_H
 #define EIMC_EXTRACT_MANIFEST_H
 
+#include "eimc/BpfObject/BpfObject.h"
 #include "eimc/Policy/Policy.h"
 
 #include "llvm/ADT/StringRef.h"
@@ -119,6 +120,17 @@ struct CapabilityManifest {
 llvm::Expected<CapabilityManifest>
 extractManifest(llvm::StringRef hostPath,
                 llvm::StringRef debugRoot = "/usr/lib/debug");
+
+/// Reads the C types an extension can reach through \p manifest's
+/// capabilities (entry and host-function prototypes, global states' types,
+/// the structures whose fields are offered), with every type they refer
+/// to, from \p hostPath's DWARF (or its separate debug file, found as for
+/// extractManifest()). They are the object reader's second CO-RE target.
+/// \returns no types for a host without DWARF; an error if the host cannot
+/// be read.
+llvm::Expected<bpfobject::HostTypes>
+extractHostTypes(llvm::StringRef hostPath, const CapabilityManifest &manifest,
+                 llvm::StringRef debugRoot = "/usr/lib/debug");
 
 struct DeriveOptions {
   std::string hostPath;
