@@ -373,6 +373,16 @@ void FunctionLowering::emitPrologue() {
   ArrayType *frameTy = ArrayType::get(Builder.getInt8Ty(), bpf::StackSize);
   AllocaInst *frame = Builder.CreateAlloca(frameTy, nullptr, "frame");
   frame->setAlignment(Align(8));
+  // The slots the safety verifier found read before written on some path
+  // (root's kernel accepts it): in LLVM the read would be undef, so they
+  // start zeroed and it yields 0. One 8-byte store each, usually one or
+  // two, instead of clearing the whole frame.
+  for (int32_t slot : Prog.program().zeroStackSlots)
+    Builder.CreateAlignedStore(
+        Builder.getInt64(0),
+        Builder.CreateConstInBoundsGEP1_64(Builder.getInt8Ty(), frame,
+                                           bpf::StackSize + slot),
+        Align(8));
 
   for (unsigned r = 0; r < bpf::FramePointer; ++r)
     writeReg(r, Builder.getInt64(0));
@@ -644,9 +654,17 @@ Error FunctionLowering::lower(const bpf::Atomic &atomic) {
 
 Error FunctionLowering::lower(const bpf::LoadImm64 &ldimm) {
   switch (ldimm.kind) {
-  case bpf::Imm64Kind::Imm:
-    writeReg(ldimm.dst, Builder.getInt64(ldimm.value));
+  case bpf::Imm64Kind::Imm: {
+    const std::map<uint32_t, std::string> &globals =
+        Prog.program().hostGlobals;
+    auto global = globals.find(Prog.program().insns[Current].slot);
+    if (global == globals.end())
+      writeReg(ldimm.dst, Builder.getInt64(ldimm.value));
+    else // an extern variable (host global, docs/capabilities.md)
+      writeReg(ldimm.dst,
+               emitHostGlobal(Builder, Prog.state().module, global->second));
     return Error::success();
+  }
   case bpf::Imm64Kind::MapByFd: {
     const std::vector<GlobalVariable *> &maps = Prog.state().mapStates;
     if (ldimm.mapIndex >= maps.size())

@@ -22,12 +22,16 @@ Modes:
          are not reloaded. Exit 1 if the kernel release is the labelled one
          and a verdict changed (on another release drift is reported only).
 
-Figures: agreement with root (P) per category and overall; false accepts
-(eimc accepts, P rejects), each listed; false rejects, each with eimc's
-rule and message. A false reject by one of eimc's deliberately stricter
-rules (DELIBERATE_RULES: uninitialised stack reads, pointer comparisons
-and leaks, which the kernel also refuses without CAP_PERFMON) is listed
-as STRICTER and also counted in a second agreement figure.
+Figures: agreement with root (P) per category and overall (raw: every
+program, eimc's verdict equal to root's); false accepts (eimc accepts, P
+rejects), each listed; false rejects, each with eimc's rule and message.
+A false reject by one of eimc's deliberately stricter rules
+(DELIBERATE_RULES: pointer comparisons that reveal an address, pointers
+stored into map memory; both refused by the kernel without CAP_PERFMON)
+is listed as STRICTER and counted as agreement in the second figure,
+"agreement with the stricter rules", which is the one held to >= 95%.
+The categories built for those rules are also compared with the
+unprivileged kernel (S), in a row of their own.
 
 Mutants (instruction level, on the compiled object, one per operator and
 program, at the operator's first applicable instruction; every one kept):
@@ -68,7 +72,13 @@ INSTRUCTIONS = 1000000  # the kernel's limit on processed instructions
 NOP = struct.pack("<BBhi", 0x05, 0, 0, 0)  # goto +0
 JA = 0x05
 JOBS = 2
-DELIBERATE_RULES = ("uninit-stack", "pointer-compare", "pointer-leak")
+# eimc's rules that refuse what root's kernel accepts, on purpose
+# (docs/verifier.md "Corpus"): a pointer compared with a scalar or with a
+# pointer into another region, a pointer stored into map memory. Reads of
+# unwritten stack are no longer among them: eimc accepts them as root's
+# kernel does and the compiler zeroes the stack.
+DELIBERATE_RULES = ("pointer-compare", "pointer-leak")
+KEPT_STRICTER = ("pointer-compare", "pointer-leak")
 
 
 def categories():
@@ -459,6 +469,9 @@ def mode_run(args):
     rows = {c: [0, 0, 0, 0, 0, 0] for c in order}
     false_accepts, disagreements, by_design, unlabelled = [], [], [], []
     total_ns = 0
+    # The issue's figure: the stricter rules' categories (their originals
+    # and every mutant of them) reported separately, the rest together.
+    rest = [0, 0]
     for i in everything:
         lab = progs.get(i.id)
         got = eimc[i.obj].get(i.prog)
@@ -471,6 +484,10 @@ def mode_run(args):
         row = rows[i.category]
         row[0] += 1
         kernel_accepts = lab["verdict"] == "accept"
+        separate = i.id.split("/")[0] in KEPT_STRICTER
+        if not separate:
+            rest[0] += 1
+            rest[1] += got["accept"] == kernel_accepts
         if "unpriv" in lab and got["accept"] == (
                 lab["unpriv"]["verdict"] == "accept"):
             row[4] += 1
@@ -510,18 +527,25 @@ def mode_run(args):
             pct(sagree, n) if kind == "stricter" else ""))
         for k in range(6):
             tot[k] += rows[c][k]
-    strict = [rows[c] for c in order if kinds.get(c) == "stricter"]
-    sn = sum(r[0] for r in strict)
     print("%-28s %-9s %5d %7s %4d %4d %8d" % (
         "overall", "", tot[0], pct(tot[1], tot[0]), tot[2], tot[3], tot[5]))
-    print("overall, a rejection by a deliberately stricter rule counted as "
-          "agreement: %s of %d" % (pct(tot[1] + tot[5], tot[0]).strip(),
-                                   tot[0]))
-    print("overall without the stricter categories: %s of %d" % (
-        pct(tot[1] - sum(r[1] for r in strict), tot[0] - sn).strip(),
-        tot[0] - sn))
-    print("stricter categories against the unprivileged kernel: %s of %d" % (
-        pct(sum(r[4] for r in strict), sn).strip(), sn))
+    print("raw agreement with root: %s of %d (%d disagree: %d false "
+          "rejects by a stricter rule, %d other)" % (
+              pct(tot[1], tot[0]).strip(), tot[0], tot[0] - tot[1], tot[5],
+              tot[3] - tot[5] + tot[2]))
+    print("agreement with the stricter rules (a refusal by %s counted as "
+          "agreement): %s of %d" % (
+              " or ".join(DELIBERATE_RULES),
+              pct(tot[1] + tot[5], tot[0]).strip(), tot[0]))
+    print("agreement with root outside the stricter rules' categories "
+          "(%s and their mutants, reported separately): %s of %d" % (
+              ", ".join(KEPT_STRICTER), pct(rest[1], rest[0]).strip(),
+              rest[0]))
+    kept = [rows[c] for c in KEPT_STRICTER]
+    kn = sum(r[0] for r in kept)
+    print("categories of the stricter rules (%s) against the unprivileged "
+          "kernel: %s of %d" % (", ".join(KEPT_STRICTER),
+                                pct(sum(r[4] for r in kept), kn).strip(), kn))
     print("verification time: %.1f ms in verify() for %d programs; "
           "compile+mutate %.1f s, eimc %.1f s wall" % (
               total_ns / 1e6, len(everything) - len(unlabelled),

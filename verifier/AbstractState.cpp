@@ -55,8 +55,14 @@ State join(const State &a, const State &b, bool widening,
   for (size_t f = 0; f < n; ++f) {
     Frame &o = out.frames[f];
     const Frame &fa = a.frames[f], &fb = b.frames[f];
-    for (size_t i = 0; i < o.init.size(); ++i)
-      o.init[i] = fa.init[i] && fb.init[i];
+    o.init = fa.init & fb.init;
+    o.zero = fa.zero & fb.zero;
+    for (size_t s = 0; s < o.narrowWidth.size(); ++s)
+      if (fa.narrowWidth[s] != fb.narrowWidth[s] ||
+          fa.narrowValue[s] != fb.narrowValue[s]) {
+        o.narrowWidth[s] = 0;
+        o.narrowValue[s] = 0;
+      }
     for (size_t s = 0; s < o.spill.size(); ++s) {
       if (fa.spill[s] && fb.spill[s])
         o.spill[s] = joinValues(*fa.spill[s], *fb.spill[s], widening,

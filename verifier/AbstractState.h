@@ -24,6 +24,7 @@
 #include "Scalar.h"
 
 #include <array>
+#include <bitset>
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -75,9 +76,23 @@ Value widen(const Value &older, const Value &newer,
 
 /// One 512-byte stack frame: which bytes were written, and the register
 /// stored by an aligned 8-byte store at each slot, if any.
+///
+/// Two more facts serve only the kernel's constant-key rule for array
+/// lookups (Safety.cpp, constantKey): which bytes are known zero (the
+/// kernel's STACK_ZERO: written by a zero store that is not a spill), and
+/// at each slot a constant stored by a narrower store at the slot's start
+/// (the kernel's partial spill of a scalar). They are kept exactly where
+/// the kernel keeps them and nowhere else, so that eimc never knows a key
+/// the kernel does not.
 struct Frame {
-  std::array<bool, 512> init{};
+  std::bitset<512> init;
+  std::bitset<512> zero;
   std::array<std::optional<Value>, 64> spill{};
+  /// Width in bytes (1, 2 or 4) of a constant narrow spill at the slot's
+  /// start, 0 if none; its value (the whole register, as the kernel keeps
+  /// it) in narrowValue.
+  std::array<uint8_t, 64> narrowWidth{};
+  std::array<uint64_t, 64> narrowValue{};
   bool operator==(const Frame &) const = default;
 };
 

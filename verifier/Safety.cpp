@@ -111,18 +111,58 @@ private:
   /// \p report, a failed check becomes a diagnostic.
   Succs transfer(size_t i, State st, unsigned depth, bool report,
                  std::optional<uint64_t> *calleeBound = nullptr);
-  std::optional<uint64_t> boundBody(size_t start,
-                                    const std::vector<std::optional<State>> &in,
-                                    const std::map<size_t, uint64_t> &calls,
-                                    unsigned depth);
+  /// \p unrolled: iteration bounds tightenLoops() found, by loop head.
+  std::optional<uint64_t>
+  boundBody(size_t start, const std::vector<std::optional<State>> &in,
+            const std::map<size_t, uint64_t> &calls,
+            const std::map<size_t, std::optional<uint64_t>> &unrolled,
+            unsigned depth);
+  struct NaturalLoop {
+    size_t head;
+    std::vector<size_t> latches;
+    std::set<size_t> body; ///< the head and what reaches a latch without it
+    std::string why;       ///< why it cannot be bounded (entered sideways)
+    std::optional<State> entry; ///< the join over edges from outside
+  };
+  /// The loops of the body at \p start, by head, under the states \p in.
+  std::vector<NaturalLoop>
+  naturalLoops(size_t start, const std::vector<std::optional<State>> &in,
+               unsigned depth);
   /// The iteration bound of the innermost loop \p body headed by \p h,
   /// by running its iterations one after another from \p entry without
   /// widening; none if another loop is inside or the budget runs out.
-  std::optional<uint64_t> unrollBound(size_t h, const std::set<size_t> &body,
-                                      const State &entry, unsigned depth);
+  /// With \p hull, also the join over iterations of each body
+  /// instruction's state.
+  std::optional<uint64_t>
+  unrollBound(size_t h, const std::set<size_t> &body, const State &entry,
+              unsigned depth, std::map<size_t, State> *hull = nullptr);
+  /// Replaces the widened fixpoint states of each innermost loop that ends
+  /// within the unrolling budget by the join of its unrolled iterations'
+  /// states (path-wise, as the kernel explores it: a pointer and a counter
+  /// stepped together stay related within an iteration, where widening
+  /// loses the relation). \returns the loops' bounds by head.
+  std::map<size_t, std::optional<uint64_t>>
+  tightenLoops(size_t start, std::vector<std::optional<State>> &in,
+               unsigned depth);
 
   bool fail(bool report, size_t i, StringRef rule, const Twine &msg,
             std::vector<std::string> ctx = {});
+  /// A finding that does not refuse the program: once per instruction.
+  void warn(bool report, size_t i, StringRef rule, const Twine &msg,
+            std::vector<std::string> ctx = {});
+  /// After a store of \p value (the whole register, or the immediate) of
+  /// \p width bytes at \p off from \p ptr: the facts the kernel keeps for
+  /// its constant-key rule (AbstractState.h, Frame).
+  static void noteKeyStore(State &st, const Value &ptr, int16_t off,
+                           unsigned width, const Value &value);
+  /// The key a map-key argument \p ptr of \p size bytes is known to hold,
+  /// exactly when the kernel's get_constant_map_key knows it.
+  static std::optional<uint64_t> constantKey(const State &st, const Value &ptr,
+                                             uint32_t size);
+  /// Whether bpf_map_lookup_elem (\p helper) of \p key in \p m cannot
+  /// return NULL: the kernel's can_elide_value_nullness.
+  static bool keyInRange(uint32_t helper, const MapDef &m,
+                         std::optional<uint64_t> key);
   std::string describe(const Value &v) const;
   /// The slot of the bpf_ringbuf_reserve call that made reference \p ref.
   uint32_t reserveSlot(uint32_t ref) const {
@@ -146,6 +186,52 @@ private:
                    StringRef what);
   void refine(State &st, const bpf::Jump &j, bool taken, bool &feasible);
 
+  /// Pointers that are never null: a checked map value or record, the
+  /// stack, the context, a map.
+  static bool nonNull(const Value &v) {
+    return v.kind == TypeKind::Stack || v.kind == TypeKind::Ctx ||
+           v.kind == TypeKind::MapValue || v.kind == TypeKind::RingbufMem ||
+           v.kind == TypeKind::MapPtr;
+  }
+  /// Both point into the same memory (the same frame, the context, the
+  /// value of the same one-element array, the same record), so their order is
+  /// their offsets' and reveals no address.
+  bool sameRegion(const Value &a, const Value &b) const {
+    if (a.kind != b.kind)
+      return false;
+    switch (a.kind) {
+    case TypeKind::Stack:
+      return a.frame == b.frame;
+    case TypeKind::Ctx:
+      return true;
+    case TypeKind::MapValue: {
+      // An array of one element (global data): one value. A hash map's
+      // single entry may move between two lookups.
+      const MapDef &m = Spec.maps[a.map];
+      return a.map == b.map && m.maxEntries == 1 &&
+             (m.type == uint32_t(bpfobject::MapTypeKind::Array) ||
+              m.type == uint32_t(bpfobject::MapTypeKind::PercpuArray));
+    }
+    case TypeKind::RingbufMem:
+      return a.ref == b.ref;
+    default:
+      return false;
+    }
+  }
+  /// A comparison involving pointers whose outcome reveals no address:
+  /// a never-null pointer against 0 (64-bit `==`/`!=`, the outcome is
+  /// known) or two pointers into one region.
+  bool harmlessCompare(const State &st, const bpf::Jump &j) const {
+    const Value &d = st.regs[j.dst];
+    if (j.useImm)
+      return !j.is32 && j.imm == 0 && nonNull(d) &&
+             (j.op == bpf::JumpOpKind::Jeq || j.op == bpf::JumpOpKind::Jne);
+    // Not on 32-bit halves (the low half of an address can wrap between
+    // the two) nor a bit test (it reads address bits).
+    return !j.is32 && j.op != bpf::JumpOpKind::Jset &&
+           sameRegion(d, st.regs[j.src]);
+  }
+
   size_t indexOf(uint32_t slot) const { return SlotToIndex[slot]; }
   SmallVector<size_t, 2> successors(size_t i) const;
   size_t bodyEnd(size_t start) const {
@@ -161,6 +247,11 @@ private:
   std::set<size_t> BodyStarts;
   std::set<int64_t> Thresholds;
   std::set<std::pair<size_t, std::string>> Reported;
+
+public:
+  /// The 8-byte slots (offsets from r10) some path may read before
+  /// writing, in any frame.
+  std::set<int32_t> UninitSlots;
 };
 
 bool SafetyAnalysis::fail(bool report, size_t i, StringRef rule,
@@ -184,6 +275,83 @@ bool SafetyAnalysis::fail(bool report, size_t i, StringRef rule,
   d.context = std::move(ctx);
   Diags.push_back(std::move(d));
   return false;
+}
+
+void SafetyAnalysis::warn(bool report, size_t i, StringRef rule,
+                          const Twine &msg, std::vector<std::string> ctx) {
+  if (!report || !Reported.insert({i, rule.str()}).second)
+    return;
+  size_t before = Diags.size();
+  fail(report, i, rule, msg, std::move(ctx));
+  if (Diags.size() > before)
+    Diags.back().severity = SeverityKind::Warning;
+}
+
+void SafetyAnalysis::noteKeyStore(State &st, const Value &ptr, int16_t off,
+                                  unsigned width, const Value &value) {
+  if (ptr.kind != TypeKind::Stack || !ptr.range.isConstant() ||
+      ptr.frame >= st.frames.size() || value.kind != TypeKind::Scalar ||
+      !value.range.isConstant())
+    return;
+  int64_t lo = int64_t(ptr.range.umin) + off;
+  if (lo < -int64_t(bpf::StackSize) || lo + int64_t(width) > 0)
+    return;
+  Frame &f = st.frames[ptr.frame];
+  size_t at = size_t(lo + bpf::StackSize);
+  // The kernel (check_stack_write_fixed_off, privileged): a scalar stored
+  // at a slot's start is a spill, of any width; elsewhere, a zero marks
+  // its bytes STACK_ZERO. Whole 8-byte spills are in Frame::spill already.
+  if (lo % 8 == 0) {
+    if (width < 8) {
+      f.narrowWidth[at / 8] = uint8_t(width);
+      f.narrowValue[at / 8] = value.range.umin;
+    }
+    return;
+  }
+  if (value.range.umin == 0)
+    for (unsigned b = 0; b < width; ++b)
+      f.zero[at + b] = true;
+}
+
+std::optional<uint64_t> SafetyAnalysis::constantKey(const State &st,
+                                                    const Value &ptr,
+                                                    uint32_t size) {
+  if (ptr.kind != TypeKind::Stack || !ptr.range.isConstant() ||
+      ptr.frame >= st.frames.size())
+    return std::nullopt;
+  int64_t lo = int64_t(ptr.range.umin);
+  if (lo < -int64_t(bpf::StackSize) || lo >= 0)
+    return std::nullopt;
+  const Frame &f = st.frames[ptr.frame];
+  size_t at = size_t(lo + bpf::StackSize), slot = at / 8, pos = at % 8;
+  // Known-zero bytes from the key's first byte to the slot's end.
+  unsigned zeros = 0;
+  for (size_t b = pos; b < 8 && f.zero[slot * 8 + b]; ++b)
+    ++zeros;
+  if (zeros >= size)
+    return 0;
+  // Else a constant scalar spilled at the slot's start whose spilled bytes
+  // from the key's first byte on are exactly the key (the kernel then
+  // takes the whole spilled register as the key).
+  if (const std::optional<Value> &sp = f.spill[slot];
+      sp && sp->kind == TypeKind::Scalar) {
+    if (8 - pos == size && sp->range.isConstant())
+      return sp->range.umin;
+    return std::nullopt;
+  }
+  if (unsigned w = f.narrowWidth[slot]; w && pos < w && w - pos == size)
+    return f.narrowValue[slot];
+  return std::nullopt;
+}
+
+bool SafetyAnalysis::keyInRange(uint32_t helper, const MapDef &m,
+                                std::optional<uint64_t> key) {
+  constexpr uint32_t InnerMapFlag = 0x1000; // BPF_F_INNER_MAP
+  bool array = m.type == uint32_t(bpfobject::MapTypeKind::Array) ||
+               m.type == uint32_t(bpfobject::MapTypeKind::PercpuArray);
+  return helper == 1 /* bpf_map_lookup_elem */ && array &&
+         !(m.flags & InnerMapFlag) && key && int64_t(*key) >= 0 &&
+         int64_t(*key) < int64_t(m.maxEntries);
 }
 
 std::string SafetyAnalysis::describe(const Value &v) const {
@@ -335,6 +503,14 @@ bool SafetyAnalysis::checkAccess(State &st, size_t i, bool report,
       *loaded = Value::scalar();
     return true;
   }
+  // The kernel wants stack accesses naturally aligned whatever the CPU
+  // (its spill tracking relies on it): the offset's known low bits decide.
+  if (Tnum at = ptr.range.bits + Tnum::constant(uint64_t(int64_t(off)));
+      (at.mask | at.value) & (width - 1))
+    return fail(report, i, "misaligned",
+                formatv("misaligned stack access: {0}-byte {1} at [{2}, {3})",
+                        width, write ? "write" : "read", lo, hi),
+                {regLine(st, reg)});
   if (ptr.frame >= st.frames.size())
     return fail(report, i, "stack-frame",
                 "pointer into a stack frame that has returned",
@@ -343,13 +519,22 @@ bool SafetyAnalysis::checkAccess(State &st, size_t i, bool report,
   auto byteIndex = [](int64_t o) { return size_t(o + bpf::StackSize); };
   bool exact = ptr.range.isConstant();
   if (!write) {
+    // Root may read stack bytes nothing wrote (allow_uninit_stack); in
+    // LLVM that read would be undefined behaviour, so the compiler zeroes
+    // those slots on entry (Program::zeroStackSlots) and the read yields
+    // 0. Reported as a warning.
     for (int64_t b = lo; b < hi; ++b)
       if (!frame.init[byteIndex(b)])
-        return fail(report, i, "uninit-stack",
-                    formatv("stack byte at r10{0} is read before it is "
-                            "written on some path",
-                            b),
-                    {regLine(st, reg)});
+        UninitSlots.insert(int32_t(b >= 0 ? b / 8 * 8 : (b - 7) / 8 * 8));
+    for (int64_t b = lo; b < hi; ++b)
+      if (!frame.init[byteIndex(b)]) {
+        warn(report, i, "uninit-stack",
+             formatv("stack byte at r10{0} is read before it is written on "
+                     "some path; it reads 0 (the stack is zeroed on entry)",
+                     b),
+             {regLine(st, reg)});
+        break;
+      }
     // Which slots the read touches: a spilled pointer may only be read
     // back whole.
     for (int64_t s = lo >= 0 ? 0 : (lo - 7) / 8; s * 8 < hi; ++s) {
@@ -382,6 +567,9 @@ bool SafetyAnalysis::checkAccess(State &st, size_t i, bool report,
   for (int64_t b = lo; b < hi; ++b) {
     size_t slot = byteIndex(b) / 8;
     frame.spill[slot].reset();
+    frame.narrowWidth[slot] = 0;
+    frame.narrowValue[slot] = 0;
+    frame.zero[byteIndex(b)] = false;
     if (exact)
       frame.init[byteIndex(b)] = true;
   }
@@ -465,7 +653,20 @@ void SafetyAnalysis::refine(State &st, const bpf::Jump &j, bool taken,
         }
     return;
   }
-  if (d.kind != TypeKind::Scalar || srcVal.kind != TypeKind::Scalar)
+  // A pointer that cannot be null against 0: the outcome is known.
+  if (d.isPointer() && nonNull(d) && srcVal.kind == TypeKind::Scalar &&
+      srcVal.range == Range::constant(0)) {
+    feasible = (j.op == JumpOpKind::Jne) == taken;
+    return;
+  }
+  // Two pointers into one region compare as their offsets (neither
+  // address wraps for offsets within 32 bits).
+  bool offsets = sameRegion(d, srcVal) && d.range.smin >= INT32_MIN &&
+                 d.range.smax <= INT32_MAX &&
+                 srcVal.range.smin >= INT32_MIN &&
+                 srcVal.range.smax <= INT32_MAX && !j.is32;
+  if (!offsets &&
+      (d.kind != TypeKind::Scalar || srcVal.kind != TypeKind::Scalar))
     return;
   Range a = d.range, b = srcVal.range;
   if (!refineCompare(j.op, j.is32, taken, a, b)) {
@@ -633,12 +834,14 @@ SafetyAnalysis::Succs SafetyAnalysis::transfer(size_t i, State st,
       return out;
     Value v = s->useImm ? Value::scalar(Range::constant(int64_t(s->imm)))
                         : st.regs[s->src];
+    Value whole = v;
     if (v.kind == TypeKind::Scalar && unsigned(s->width) < 8)
       v = Value::scalar();
     Value ptr = st.regs[s->dst];
     if (!checkAccess(st, i, report, ptr, s->off, unsigned(s->width), true,
                      s->dst, nullptr, &v))
       return out;
+    noteKeyStore(st, ptr, s->off, unsigned(s->width), whole);
     next(st);
     return out;
   }
@@ -706,11 +909,14 @@ SafetyAnalysis::Succs SafetyAnalysis::transfer(size_t i, State st,
                      j->imm == 0 && !j->is32 &&
                      (j->op == bpf::JumpOpKind::Jeq ||
                       j->op == bpf::JumpOpKind::Jne);
-    if (!nullCheck && (d.isPointer() || (!j->useImm && st.regs[j->src].isPointer())))
+    if (!nullCheck && !harmlessCompare(st, *j) &&
+        (d.isPointer() || (!j->useImm && st.regs[j->src].isPointer())))
       return fail(report, i, "pointer-compare",
-                  "comparison involving a pointer (other than a null check "
-                  "of a map lookup) would leak its address",
-                  {regLine(st, j->dst)}),
+                  "comparison of a pointer with a scalar or with a pointer "
+                  "into another region would leak its address",
+                  {regLine(st, j->dst),
+                   j->useImm ? "imm " + std::to_string(j->imm)
+                             : regLine(st, j->src)}),
              out;
     for (bool taken : {false, true}) {
       State s = st;
@@ -790,6 +996,7 @@ SafetyAnalysis::Succs SafetyAnalysis::transfer(size_t i, State st,
     if (!proto) // the structural verifier refused it already
       return out;
     std::optional<uint32_t> map, allocSize, release;
+    std::optional<uint64_t> key;
     bool ok = true;
     for (unsigned a = 0; a < 5 && ok; ++a) {
       unsigned reg = a + 1;
@@ -832,6 +1039,8 @@ SafetyAnalysis::Succs SafetyAnalysis::transfer(size_t i, State st,
         uint64_t n = k == ArgKind::PtrToMapKey ? m.keySize : m.valueSize;
         ok = checkMemArg(st, i, report, reg, n, n, false,
                          k == ArgKind::PtrToMapKey ? "map key" : "map value");
+        if (ok && k == ArgKind::PtrToMapKey)
+          key = constantKey(st, v, m.keySize);
         break;
       }
       case ArgKind::PtrToCtx:
@@ -909,7 +1118,10 @@ SafetyAnalysis::Succs SafetyAnalysis::transfer(size_t i, State st,
                            *release, 0});
     for (unsigned reg = 1; reg <= 5; ++reg)
       st.regs[reg] = Value{};
-    if (proto->ret == RetKind::PtrToMapValueOrNull && map)
+    if (proto->ret == RetKind::PtrToMapValueOrNull && map &&
+        keyInRange(proto->id, Spec.maps[*map], key))
+      st.regs[0] = {TypeKind::MapValue, Range::constant(0), *map, 0, 0};
+    else if (proto->ret == RetKind::PtrToMapValueOrNull && map)
       st.regs[0] = {TypeKind::MapValueOrNull, Range::constant(0), *map, 0,
                     uint32_t(i + 1)};
     else if (proto->ret == RetKind::PtrToRingbufMemOrNull && map &&
@@ -933,9 +1145,13 @@ SafetyAnalysis::Succs SafetyAnalysis::transfer(size_t i, State st,
     return out;
   }
   if (std::holds_alternative<bpf::Exit>(insn)) {
-    if (!readReg(st, 0, i, report))
+    // A function may return without writing r0 (clang drops the write
+    // when no caller uses the result); the kernel then leaves the caller's
+    // r0 unwritten, and so does this (the compiled callee returns 0).
+    bool noResult = depth > 0 && st.regs[0].kind == TypeKind::Uninit;
+    if (!noResult && !readReg(st, 0, i, report))
       return out;
-    if (st.regs[0].kind != TypeKind::Scalar &&
+    if (!noResult && st.regs[0].kind != TypeKind::Scalar &&
         !(depth > 0 && st.regs[0].isPointer() &&
           !(st.regs[0].kind == TypeKind::Stack &&
             st.regs[0].frame == depth)))
@@ -1002,6 +1218,8 @@ BodyResult SafetyAnalysis::analyzeBody(size_t start, const State &entry,
   }
   if (!report)
     return result;
+  std::map<size_t, std::optional<uint64_t>> unrolled =
+      tightenLoops(start, in, depth);
   // Report with the fixpoint states; collect callee bounds on the way.
   std::map<size_t, uint64_t> callBounds;
   bool callsBounded = true;
@@ -1019,15 +1237,97 @@ BodyResult SafetyAnalysis::analyzeBody(size_t start, const State &entry,
     }
   }
   if (callsBounded)
-    result.bound = boundBody(start, in, callBounds, depth);
+    result.bound = boundBody(start, in, callBounds, unrolled, depth);
   return result;
 }
 
+std::vector<SafetyAnalysis::NaturalLoop>
+SafetyAnalysis::naturalLoops(size_t start,
+                             const std::vector<std::optional<State>> &in,
+                             unsigned depth) {
+  size_t end = bodyEnd(start);
+  auto reached = [&](size_t i) { return bool(in[i - start]); };
+  std::map<size_t, std::vector<size_t>> latchesOf;
+  std::vector<SmallVector<size_t, 2>> preds(end - start);
+  for (size_t i = start; i < end; ++i)
+    if (reached(i))
+      for (size_t s : successors(i)) {
+        if (s <= i)
+          latchesOf[s].push_back(i);
+        if (s < end)
+          preds[s - start].push_back(i);
+      }
+  std::vector<NaturalLoop> loops;
+  for (auto &[h, latches] : latchesOf) {
+    NaturalLoop loop{h, latches, {h}, {}, {}};
+    SmallVector<size_t, 16> work(latches.begin(), latches.end());
+    while (!work.empty()) {
+      size_t n = work.pop_back_val();
+      if (!loop.body.insert(n).second)
+        continue;
+      append_range(work, preds[n - start]);
+    }
+    for (size_t n : loop.body)
+      if (n != h)
+        for (size_t p : preds[n - start])
+          if (!loop.body.count(p))
+            loop.why = formatv("loop at insn {0} is entered other than "
+                               "through its head (insn {1})",
+                               Prog.insns[h].slot, Prog.insns[p].slot)
+                           .str();
+    if (loop.why.empty())
+      for (size_t p : preds[h - start])
+        if (!loop.body.count(p))
+          for (auto &[s, st] : transfer(p, *in[p - start], depth, false))
+            if (s == h)
+              loop.entry =
+                  loop.entry ? join(*loop.entry, st, false, Thresholds) : st;
+    loops.push_back(std::move(loop));
+  }
+  return loops;
+}
+
+std::map<size_t, std::optional<uint64_t>>
+SafetyAnalysis::tightenLoops(size_t start,
+                             std::vector<std::optional<State>> &in,
+                             unsigned depth) {
+  std::map<size_t, std::optional<uint64_t>> bounds;
+  for (NaturalLoop &loop : naturalLoops(start, in, depth)) {
+    if (!loop.why.empty() || !loop.entry)
+      continue;
+    // Only where the widened states fail a check (a failed check leaves
+    // an instruction without successors): unrolling costs up to the
+    // budget, and unbounded loops would pay it twice.
+    if (llvm::none_of(loop.body, [&](size_t n) {
+          return in[n - start] &&
+                 transfer(n, *in[n - start], depth, false).empty();
+        }))
+      continue;
+    std::map<size_t, State> hull;
+    std::optional<uint64_t> k =
+        unrollBound(loop.head, loop.body, *loop.entry, depth, &hull);
+    bounds[loop.head] = k;
+    if (!k)
+      continue;
+    // Every run of the loop is one of the unrolled iterations; a body
+    // instruction none of them reached cannot run.
+    for (size_t n : loop.body) {
+      auto it = hull.find(n);
+      if (it == hull.end())
+        in[n - start].reset();
+      else
+        in[n - start] = std::move(it->second);
+    }
+  }
+  return bounds;
+}
+
 std::optional<uint64_t>
-SafetyAnalysis::boundBody(size_t start,
-                          const std::vector<std::optional<State>> &in,
-                          const std::map<size_t, uint64_t> &calls,
-                          unsigned depth) {
+SafetyAnalysis::boundBody(
+    size_t start, const std::vector<std::optional<State>> &in,
+    const std::map<size_t, uint64_t> &calls,
+    const std::map<size_t, std::optional<uint64_t>> &unrolled,
+    unsigned depth) {
   size_t end = bodyEnd(start);
   auto reached = [&](size_t i) { return bool(in[i - start]); };
   auto cost = [&](size_t i) -> uint64_t {
@@ -1056,40 +1356,14 @@ SafetyAnalysis::boundBody(size_t start,
   }
   std::vector<long double> mult(end - start, 1);
   bool ok = true;
-  for (auto &[h, latches] : latchesOf) {
-    // The natural loop: the header and what reaches a latch without it.
-    std::set<size_t> body{h};
-    SmallVector<size_t, 16> work(latches.begin(), latches.end());
-    std::vector<SmallVector<size_t, 2>> preds(end - start);
-    for (size_t i = start; i < end; ++i)
-      if (reached(i))
-        for (size_t s : successors(i))
-          if (s < end)
-            preds[s - start].push_back(i);
-    while (!work.empty()) {
-      size_t n = work.pop_back_val();
-      if (!body.insert(n).second)
-        continue;
-      append_range(work, preds[n - start]);
-    }
-    std::string why;
-    for (size_t n : body)
-      if (n != h)
-        for (size_t p : preds[n - start])
-          if (!body.count(p))
-            why = formatv("loop at insn {0} is entered other than through "
-                          "its head (insn {1})",
-                          Prog.insns[h].slot, Prog.insns[p].slot)
-                      .str();
+  for (NaturalLoop &loop : naturalLoops(start, in, depth)) {
+    size_t h = loop.head;
+    const std::vector<size_t> &latches = loop.latches;
+    const std::set<size_t> &body = loop.body;
+    std::string why = loop.why;
     std::optional<uint64_t> iters;
     if (why.empty()) {
-      // The counter's range on entry: the join over edges from outside.
-      std::optional<State> entry;
-      for (size_t p : preds[h - start])
-        if (!body.count(p))
-          for (auto &[s, st] : transfer(p, *in[p - start], depth, false))
-            if (s == h)
-              entry = entry ? join(*entry, st, false, Thresholds) : st;
+      const std::optional<State> &entry = loop.entry;
       if (!entry)
         why = "loop has no entry";
       else {
@@ -1211,8 +1485,12 @@ SafetyAnalysis::boundBody(size_t start,
           iters = n > __int128(UINT64_MAX) ? UINT64_MAX : uint64_t(n);
           break;
         }
-        if (!iters)
-          iters = unrollBound(h, body, *entry, depth);
+        if (!iters) {
+          auto known = unrolled.find(h);
+          iters = known != unrolled.end()
+                      ? known->second
+                      : unrollBound(h, body, *entry, depth);
+        }
         if (!iters)
           why = formatv("cannot bound the loop at insn {0}: no counter "
                         "stepped by a constant towards a constant in an "
@@ -1250,7 +1528,8 @@ SafetyAnalysis::boundBody(size_t start,
 /// UnrollBudget transfers.
 std::optional<uint64_t>
 SafetyAnalysis::unrollBound(size_t h, const std::set<size_t> &body,
-                            const State &entry, unsigned depth) {
+                            const State &entry, unsigned depth,
+                            std::map<size_t, State> *hull) {
   constexpr uint64_t UnrollBudget = 400000;
   uint64_t limit = UnrollBudget / body.size();
   State cur = entry;
@@ -1260,22 +1539,32 @@ SafetyAnalysis::unrollBound(size_t h, const std::set<size_t> &body,
     for (auto it = pending.begin(); it != pending.end();
          it = pending.erase(it)) {
       size_t n = it->first;
-      for (auto &[s, st] : transfer(n, it->second, depth, false)) {
+      if (hull) {
+        auto [at, fresh] = hull->try_emplace(n, it->second);
+        if (!fresh)
+          at->second = join(at->second, it->second, false, Thresholds);
+      }
+      for (auto &[s, st] : transfer(n, std::move(it->second), depth, false)) {
         if (s == h) {
-          back = back ? join(*back, st, false, Thresholds) : st;
+          back = back ? join(*back, st, false, Thresholds) : std::move(st);
           continue;
         }
         if (s == SIZE_MAX || !body.count(s))
           continue; // leaves the loop
         if (s <= n)
           return std::nullopt; // an inner loop
-        auto [slot, fresh] = pending.try_emplace(s, st);
+        auto [slot, fresh] = pending.try_emplace(s, std::move(st));
         if (!fresh)
           slot->second = join(slot->second, st, false, Thresholds);
       }
     }
     if (!back)
       return k;
+    // The same state at the head again: every later iteration repeats
+    // this one, so the loop never ends (the kernel's "infinite loop
+    // detected"). Found here at once instead of after the whole budget.
+    if (*back == cur)
+      return std::nullopt;
     cur = std::move(*back);
   }
   return std::nullopt;
@@ -1302,7 +1591,11 @@ void SafetyAnalysis::run() {
   entry.regs[10] = {TypeKind::Stack, Range::constant(0), 0, 0, 0};
   size_t before = Diags.size();
   BodyResult r = analyzeBody(0, entry, 0, true);
-  if (Diags.size() != before || !Class.instructions)
+  bool refused = std::any_of(Diags.begin() + before, Diags.end(),
+                             [](const Diagnostic &d) {
+                               return d.severity == SeverityKind::Error;
+                             });
+  if (refused || !Class.instructions)
     return;
   if (!r.bound)
     return;
@@ -1324,11 +1617,13 @@ void SafetyAnalysis::run() {
 
 } // namespace
 
-void verifySafety(const bpfobject::ExtensionSpec &spec,
-                  const bpfobject::Program &prog,
-                  const policy::PolicyClass &cls,
-                  std::vector<Diagnostic> &diags) {
-  SafetyAnalysis(spec, prog, cls, diags).run();
+std::vector<int32_t> verifySafety(const bpfobject::ExtensionSpec &spec,
+                                  const bpfobject::Program &prog,
+                                  const policy::PolicyClass &cls,
+                                  std::vector<Diagnostic> &diags) {
+  SafetyAnalysis analysis(spec, prog, cls, diags);
+  analysis.run();
+  return {analysis.UninitSlots.begin(), analysis.UninitSlots.end()};
 }
 
 } // namespace eimc::verifier

@@ -17,8 +17,11 @@
 namespace eimc::verifier {
 
 /// Proves memory safety and a bound on executed instructions for \p prog
-/// (structurally sound) under \p cls; appends a diagnostic per violation.
-void verifySafety(const bpfobject::ExtensionSpec &spec,
+/// (structurally sound) under \p cls; appends a diagnostic per violation
+/// (and a warning per read of possibly unwritten stack).
+/// \returns the 8-byte stack slots (offsets from r10) some path may read
+/// before writing: the compiler zeroes them (Program::zeroStackSlots).
+std::vector<int32_t> verifySafety(const bpfobject::ExtensionSpec &spec,
                   const bpfobject::Program &prog,
                   const policy::PolicyClass &cls,
                   std::vector<Diagnostic> &diags);

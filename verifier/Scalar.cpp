@@ -165,9 +165,13 @@ static bool tighten(Range &r) {
   }
   // A signed 64-bit interval within the int32 range is a sign-extended
   // subregister's (JMP32's signed view of it).
+  // ... and then the value is its subregister's signed view, so that view
+  // bounds it too (`r6 = (s32)r6; if w6 > 63`).
   if (r.smin >= INT32_MIN && r.smax <= INT32_MAX) {
     r.s32min = std::max(r.s32min, int32_t(r.smin));
     r.s32max = std::min(r.s32max, int32_t(r.smax));
+    r.smin = std::max<int64_t>(r.smin, r.s32min);
+    r.smax = std::min<int64_t>(r.smax, r.s32max);
   }
   // Signed and unsigned 32-bit views agree where they do not wrap.
   if (int32_t(r.u32min) <= int32_t(r.u32max)) {
@@ -453,10 +457,30 @@ static Range alu64(bpf::AluOpKind op, const Range &d, const Range &s,
     bits = Tnum::constant(0) - d.bits;
     break;
   case AluOpKind::MovSx: {
+    // The low sxBits of the source, sign-extended: exact when the source's
+    // values share their upper bits (a constant, `r6 = 0xff; r6 = (s8)r6`
+    // is -1), and the subregister is the source's for a 32-bit extension.
     int64_t half = int64_t(1) << (sxBits - 1);
     if (s.smin >= -half && s.smax < half)
       return s;
+    uint64_t width = uint64_t(1) << sxBits, mask = width - 1;
+    uint64_t lo = s.umin & mask, hi = s.umax & mask;
     out.smin = -half, out.smax = half - 1;
+    if ((s.umin & ~mask) == (s.umax & ~mask)) {
+      if (hi < uint64_t(half))
+        out.smin = int64_t(lo), out.smax = int64_t(hi);
+      else if (lo >= uint64_t(half))
+        out.smin = int64_t(lo - width), out.smax = int64_t(hi - width);
+    }
+    if (sxBits == 32) {
+      out.u32min = s.u32min, out.u32max = s.u32max;
+      out.s32min = s.s32min, out.s32max = s.s32max;
+    }
+    bits = {s.bits.value & mask, s.bits.mask & mask};
+    if (bits.mask & uint64_t(half))
+      bits.mask |= ~mask;
+    else if (bits.value & uint64_t(half))
+      bits.value |= ~mask;
     break;
   }
   case AluOpKind::SDiv:

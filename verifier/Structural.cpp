@@ -587,11 +587,15 @@ Expected<VerificationReport> verify(const bpfobject::ExtensionSpec &input,
     }
     std::vector<Diagnostic> diags;
     if (safety)
-      verifySafety(spec, prog, *cls, diags);
+      spec.programs[i].zeroStackSlots =
+          verifySafety(spec, prog, *cls, diags);
     verifyCapabilities(spec, prog, *cls, options.manifest, diags);
-    for (Diagnostic &d : diags)
+    bool refused = false;
+    for (Diagnostic &d : diags) {
+      refused |= d.severity == SeverityKind::Error;
       VerifierAccess::addDiagnostic(report, std::move(d));
-    if (!diags.empty()) {
+    }
+    if (refused) {
       ok = false;
       continue;
     }

@@ -11,6 +11,7 @@ Each YAML document is one case, in the shape of PREVAIL's test-data:
   helpers: [...]    # optional granted helpers
   verdict: accept | reject
   messages: [...]   # substrings expected in the diagnostics (in order)
+  absent: [...]     # substrings that must not appear (e.g. a warning)
 
 The program attaches as `uprobe/readline` to /bin/bash and is verified with
 `eimc verify --verifier=safety`. Prints one line per case; exits 1 if any
@@ -91,6 +92,9 @@ def main():
                     problems.append("missing message: " + m)
                 else:
                     pos = at + len(m)
+            for m in case.get("absent", []):
+                if m in run.stderr:
+                    problems.append("unexpected message: " + m)
             name = os.path.basename(path) + ": " + case["test-case"]
             if problems:
                 failed += 1

@@ -79,10 +79,15 @@ Expected<uint64_t> timeVerify(const bpfobject::ExtensionSpec &spec,
     best = std::min<uint64_t>(
         best, std::chrono::duration_cast<std::chrono::nanoseconds>(end - start)
                   .count());
-    verdict = r->verified() ? "accepted" : r->diagnostics().front().ruleId;
+    // The first error: warnings (an unwritten stack read) do not refuse.
+    const verifier::Diagnostic *first = nullptr;
+    for (const verifier::Diagnostic &d : r->diagnostics())
+      if (!first && d.severity == verifier::SeverityKind::Error)
+        first = &d;
+    verdict = r->verified() || !first ? "accepted" : first->ruleId;
     reason.clear();
-    if (!r->verified()) {
-      const verifier::Diagnostic &d = r->diagnostics().front();
+    if (!r->verified() && first) {
+      const verifier::Diagnostic &d = *first;
       if (d.insnIndex)
         reason = "insn " + std::to_string(*d.insnIndex) + ": ";
       reason += d.message;

@@ -37,6 +37,11 @@
 ///    (libbpf sets it to the number of possible CPUs at load time).
 ///  - a CO-RE relocation that cannot be resolved poisons its instruction
 ///    (bpf::Poison); it is an error only if reachable (the verifier checks).
+///    Relocations whose root type eimc's target BTF lacks resolve against
+///    the host's types (HostTypes) instead: `r->uri` by field name.
+///  - an extern variable (`extern T name __ksym;`) is a host global,
+///    recorded in Program::hostGlobals; the verifier and the manifest say
+///    what it may be.
 ///
 //===----------------------------------------------------------------------===//
 
@@ -134,6 +139,15 @@ struct Program {
   /// Calls to extern functions (host functions, docs/capabilities.md) by
   /// slot: the instruction is a Call of kind HelperBtfId, imm 0.
   std::map<uint32_t, std::string> hostCalls;
+  /// References to extern variables (host globals, libbpf's typed
+  /// `extern T name __ksym;`) by slot: the instruction is an LDDW of kind
+  /// Imm with value 0 until the compiler makes it the global's address.
+  std::map<uint32_t, std::string> hostGlobals;
+  /// Set by the safety verifier: the 8-byte stack slots (offsets from r10,
+  /// ascending) that some path may read before writing them (root's
+  /// kernel allows that); the compiler zeroes them in every frame on
+  /// entry, so the read yields 0 (docs/verifier.md).
+  std::vector<int32_t> zeroStackSlots;
   bool operator==(const Program &) const = default;
 };
 
@@ -148,6 +162,53 @@ struct ExtensionSpec {
   /// a global-data map's btfValueTypeId describes its value exactly.
   std::vector<uint8_t> btf;
   bool operator==(const ExtensionSpec &) const = default;
+};
+
+enum class HostTypeKind : uint8_t {
+  Int,      ///< integers, `_Bool`, `char` (size, isSigned)
+  Float,    ///< size
+  Pointer,  ///< type: the pointee (0: void or a function)
+  Array,    ///< type: the element; count
+  Struct,   ///< size, members
+  Union,    ///< size, members
+  Enum,     ///< size, isSigned, members (enumerators)
+  Fwd,      ///< a struct or union declared but not defined here
+  Typedef,  ///< name, type
+  Const,    ///< type
+  Volatile, ///< type
+  Function, ///< a function type (only ever pointed to)
+};
+
+/// A member of a HostType: a struct/union field or an enumerator.
+struct HostMember {
+  std::string name;       ///< empty for an anonymous struct/union member
+  uint32_t type = 0;      ///< field: index in HostTypes::types
+  uint64_t bitOffset = 0; ///< field: from the start of the aggregate
+  uint32_t bitSize = 0;   ///< field: bitfield width, 0 if not a bitfield
+  int64_t value = 0;      ///< enumerator value
+  bool operator==(const HostMember &) const = default;
+};
+
+/// One C type of the host, in BTF's model (what CO-RE matches on: kinds,
+/// names, sizes, members by name and bit offset).
+struct HostType {
+  HostTypeKind kind = HostTypeKind::Int;
+  std::string name;  ///< "http_request_s", "http_request_t"; may be empty
+  uint64_t size = 0; ///< bytes: Int, Float, Struct, Union, Enum
+  bool isSigned = false;
+  uint32_t type = 0;  ///< referenced type (Pointer, Array, Typedef, ...)
+  uint32_t count = 0; ///< Array: number of elements
+  std::vector<HostMember> members;
+  bool operator==(const HostType &) const = default;
+};
+
+/// The host's C types that CO-RE relocations resolve against (besides
+/// eimc's own target types, which keep `struct pt_regs`). Built from the
+/// host's DWARF by extract::extractHostTypes(); types[0] is void and
+/// references are indices into \c types. Pure and copyable.
+struct HostTypes {
+  std::vector<HostType> types;
+  bool operator==(const HostTypes &) const = default;
 };
 
 /// BPF_F_RDONLY_PROG and BPF_F_MMAPABLE (include/uapi/linux/bpf.h), the
@@ -177,10 +238,15 @@ llvm::Error setRodataVariable(ExtensionSpec &spec, llvm::StringRef name,
 
 /// Reads an eBPF ELF object.
 /// \param objectName the name diagnostics use for this object.
+/// \param hostTypes the host's C types, the second CO-RE target: a
+/// relocation whose root type (by essential name) is not one of eimc's
+/// target types resolves against these; null: none (such a relocation
+/// poisons its instruction).
 /// \returns the spec, or an error for malformed input (not ELF, not EM_BPF,
 /// bad BTF, unknown program section, relocation against an unknown map).
 llvm::Expected<ExtensionSpec> readObject(llvm::StringRef objectName,
-                                         llvm::ArrayRef<uint8_t> bytes);
+                                         llvm::ArrayRef<uint8_t> bytes,
+                                         const HostTypes *hostTypes = nullptr);
 
 /// Prints the spec as text for --emit=spec and tests.
 std::string toString(const ExtensionSpec &spec);
