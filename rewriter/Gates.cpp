@@ -32,6 +32,39 @@
 // #UD on a CPU or kernel without PKU. Under `require` the runtime has
 // exited 69 unless MPK works, so the gates switch unconditionally.
 //
+// Host-function calls (B3, docs/capabilities.md) leave the extension for
+// host code, so they pass a gate too: compiled code calls `eim_hfunc_<name>`
+// and, unless isolation is off, that symbol is a stub placed with the
+// trampolines (hostCallStub()):
+//
+//   push rcx; push rdx          arguments 4 and 3, which the gate clobbers
+//   close gate (checked)        host code never runs with the key granted
+//   pop rdx; pop rcx
+//   sub rsp, 8                  16-byte aligned at the call (entry: 8 mod 16)
+//   call <host function>        rdi, rsi, rdx, rcx, r8, r9 as the extension
+//   add rsp, 8                  set them (rax is not an argument: no
+//   push rax; push rdx          variadic host functions), result in rax:rdx
+//   open gate
+//   return address in eimc's code (eim_code_start..end)? else revoke, ud2
+//   pop rdx; pop rax; ret
+//
+// Why the return-address check: in a trampoline the open gate is followed
+// by the extension run and then the close gate, so a jump into it cannot
+// reach host code with the key granted. Here the open gate is followed by
+// a `ret` through the host's stack, and a jump into it (a corrupted
+// function pointer) would return to a host address with the key granted;
+// the check sends that case to a revoke and a trap instead. The range is
+// all of eimc's code, not only the programs', because LLVM may turn a
+// program's last call into a tail call, which then returns into the
+// trampoline. (A host that forges the stack can still pick an address in
+// eimc's code; the threat model is a buggy host, not a malicious one.)
+//
+// A nested hook reached from the host function (the function calls, or
+// is, a hooked function) now runs its trampoline with the key closed, as
+// from any host code: the trampoline opens, sees this thread already runs
+// an extension, counts the skip and closes again, and the host function
+// continues; the stub then reopens for the calling extension.
+//
 // RDPKRU/WRPKRU are written as bytes (0f 01 ee / 0f 01 ef): the assembler
 // then needs no PKU feature flag, and the bytes are what PkruScan.cpp
 // looks for.
@@ -45,6 +78,8 @@
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <cassert>
 
 using namespace llvm;
 
@@ -112,6 +147,45 @@ std::string closeGate(IsolationMode mode, StringRef label) {
   line("jne " + again);
   line(done + ":");
   return line.take();
+}
+
+std::string hostCallTarget(StringRef stub) { return (stub + ".host").str(); }
+
+std::string hostCallStub(IsolationMode mode, StringRef stub, StringRef label) {
+  assert(mode != IsolationMode::Off && "no stubs under isolation: off");
+  Lines line;
+  std::string bad = (label + "_bad").str();
+  line("pushq %rcx");
+  line("pushq %rdx");
+  line(closeGate(mode, (label + "_c").str()));
+  line("popq %rdx");
+  line("popq %rcx");
+  line("subq $8, %rsp");
+  line("call \"" + hostCallTarget(stub) + "\"");
+  line("addq $8, %rsp");
+  line("pushq %rax");
+  line("pushq %rdx");
+  line(openGate(mode, (label + "_o").str()));
+  // The extension's return address, above the two saved registers.
+  line("movq 16(%rsp), %rax");
+  line("leaq eim_code_start(%rip), %rdx");
+  line("cmpq %rdx, %rax");
+  line("jb " + bad);
+  line("leaq eim_code_end(%rip), %rdx");
+  line("cmpq %rdx, %rax");
+  line("jae " + bad);
+  line("popq %rdx");
+  line("popq %rax");
+  line("ret");
+  line(bad + ":");
+  line(closeGate(mode, (label + "_b").str()));
+  line("ud2");
+  return line.take();
+}
+
+void addHostCallGate(RewritePlan &plan, StringRef stub, uint64_t address) {
+  plan.hostCallGates.insert(stub.str());
+  plan.hostSymbols[hostCallTarget(stub)] = address;
 }
 
 } // namespace eimc::rewriter

@@ -17,15 +17,22 @@
 // is false positives (the bytes inside an immediate or across two
 // instructions), which the report's symbol lets an operator judge.
 //
-// Ours and not reported: a WRPKRU inside one of the gates (the exact gate
-// bytes around it, inside a trampoline) and the one in the runtime's
-// eim_rt_mpk_seal (which revokes the key once, at start-up).
+// Ours and not reported: a WRPKRU that is part of one of Gates.cpp's
+// gates, complete, inside eimc's own code (the `.eimc.text` section the
+// rewriter adds). Recognised by where it is and what surrounds it, not by
+// the name of the function holding it: every WRPKRU eimc emits is in such a
+// gate (the trampolines, the host-call stubs, and the start stub's revoke
+// after the runtime tagged the state; the runtime itself has none), and a
+// gate is harmless wherever a jump lands in it (tests/lit/isolation/
+// gate-walk.test). The same bytes in host code are still reported.
 //
 //===----------------------------------------------------------------------===//
 
 #include "eimc/Rewriter/Rewriter.h"
 
 #include "eimc/Core/Errors.h"
+
+#include "eim_state.h"
 
 #include "llvm/Object/ELFObjectFile.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -38,10 +45,37 @@ using namespace llvm::object;
 namespace eimc::rewriter {
 
 namespace {
-/// `xor %ecx,%ecx; xor %edx,%edx; wrpkru`: how every gate WRPKRU is
-/// preceded (Gates.cpp). Host code with the same bytes is still reported
-/// unless it lies in a trampoline.
-constexpr uint8_t GateTail[] = {0x31, 0xc9, 0x31, 0xd2, 0x0f, 0x01, 0xef};
+/// The two gates as the assembler encodes Gates.cpp's text for key 1
+/// (`and`/`or`/`cmp` with an 8-bit immediate), up to and including the
+/// WRPKRU: open = xor ecx; rdpkru; and eax, ~0xc; xor ecx; xor edx; wrpkru.
+constexpr uint8_t OpenGate[] = {0x31, 0xc9, 0x0f, 0x01, 0xee, 0x83, 0xe0, 0xf3,
+                                0x31, 0xc9, 0x31, 0xd2, 0x0f, 0x01, 0xef};
+/// close = xor ecx; rdpkru; or eax, 0xc; xor ecx; xor edx; wrpkru, then the
+/// check that must follow it (CloseCheck): xor ecx; rdpkru; and eax, 0xc;
+/// cmp eax, 0xc; jne back to the first byte of the gate.
+constexpr uint8_t CloseGate[] = {0x31, 0xc9, 0x0f, 0x01, 0xee, 0x83, 0xc8, 0x0c,
+                                 0x31, 0xc9, 0x31, 0xd2, 0x0f, 0x01, 0xef};
+constexpr uint8_t CloseCheck[] = {0x31, 0xc9, 0x0f, 0x01, 0xee, 0x83, 0xe0,
+                                  0x0c, 0x83, 0xf8, 0x0c, 0x75,
+                                  uint8_t(-int(sizeof(CloseGate) + 13))};
+static_assert(EIM_MPK_CLOSED_BITS == 0xc && sizeof(CloseCheck) == 13,
+              "the gate bytes above encode key 1's masks");
+
+bool matchesAt(ArrayRef<uint8_t> bytes, size_t at, ArrayRef<uint8_t> what) {
+  return at + what.size() <= bytes.size() &&
+         std::equal(what.begin(), what.end(), bytes.begin() + at);
+}
+
+/// Whether the WRPKRU at \p i of \p bytes ends a complete gate.
+bool isGateWrpkru(ArrayRef<uint8_t> bytes, size_t i) {
+  size_t gateLength = sizeof(OpenGate);
+  if (i + 3 < gateLength)
+    return false;
+  size_t start = i + 3 - gateLength;
+  return matchesAt(bytes, start, OpenGate) ||
+         (matchesAt(bytes, start, CloseGate) &&
+          matchesAt(bytes, i + 3, CloseCheck));
+}
 
 struct FunctionRange {
   uint64_t address = 0;
@@ -49,8 +83,25 @@ struct FunctionRange {
   std::string name;
 };
 
-bool isTrampoline(StringRef name) {
-  return name.starts_with("eim_tramp_") || name.starts_with("eim_uret_");
+struct AddressRange {
+  uint64_t begin = 0;
+  uint64_t end = 0;
+  bool contains(uint64_t address) const {
+    return address >= begin && address < end;
+  }
+};
+
+/// Where eimc's own code sits in the output: the `.eimc.text` section.
+Expected<AddressRange> eimcCode(const ELF64LEObjectFile &object) {
+  for (const SectionRef &section : object.sections()) {
+    Expected<StringRef> name = section.getName();
+    if (!name)
+      return name.takeError();
+    if (*name == ".eimc.text")
+      return AddressRange{section.getAddress(),
+                          section.getAddress() + section.getSize()};
+  }
+  return AddressRange{};
 }
 } // namespace
 
@@ -89,6 +140,10 @@ Expected<std::vector<PkruSite>> scanPkruWrites(ArrayRef<uint8_t> elf) {
     return nullptr;
   };
 
+  Expected<AddressRange> ours = eimcCode(*object);
+  if (!ours)
+    return ours.takeError();
+
   Expected<ELF64LE::PhdrRange> phdrs = object->getELFFile().program_headers();
   if (!phdrs)
     return phdrs.takeError();
@@ -117,12 +172,8 @@ Expected<std::vector<PkruSite>> scanPkruWrites(ArrayRef<uint8_t> elf) {
         site.symbol = f->name;
         site.offset = site.address - f->address;
       }
-      bool gateBytes = i >= 4 && std::equal(std::begin(GateTail),
-                                            std::end(GateTail),
-                                            bytes.begin() + i - 4);
       site.ours = site.kind == StringRef("WRPKRU") &&
-                  ((gateBytes && isTrampoline(site.symbol)) ||
-                   site.symbol == "eim_rt_mpk_seal");
+                  ours->contains(site.address) && isGateWrpkru(bytes, i);
       sites.push_back(std::move(site));
     }
   }

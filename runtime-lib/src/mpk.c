@@ -6,9 +6,10 @@
 /*
  * Detects memory protection keys (MPK) before any host code runs, and once
  * the runtime has built its state, tags every page of extension state with
- * protection key EIM_MPK_KEY and revokes the host's access to it. The
- * trampolines' gates (rewriter/Gates.cpp) grant access around each
- * extension run and revoke it afterwards.
+ * protection key EIM_MPK_KEY. The start stub then revokes the host's
+ * access with a close gate; the trampolines' gates (rewriter/Gates.cpp)
+ * grant access around each extension run and revoke it afterwards. This
+ * file never writes PKRU.
  *
  * Extension state is two ranges: the shared mapping of the state file (maps,
  * rings, counters, shadow stacks) and the linked .bss (`.eimc.state`: the
@@ -115,23 +116,6 @@ void eim_rt_mpk_init(uint32_t mode, uint32_t warn) {
   }
 }
 
-/* RDPKRU and WRPKRU by their bytes: the assembler needs no -mpku, and
- * both require ECX = 0 (WRPKRU also EDX = 0). */
-static uint32_t read_pkru(void) {
-  uint32_t eax, edx;
-  __asm__ volatile(".byte 0x0f, 0x01, 0xee" /* rdpkru */
-                   : "=a"(eax), "=d"(edx)
-                   : "c"(0));
-  return eax;
-}
-
-static void write_pkru(uint32_t value) {
-  __asm__ volatile(".byte 0x0f, 0x01, 0xef" /* wrpkru */
-                   :
-                   : "a"(value), "c"(0), "d"(0)
-                   : "memory");
-}
-
 static void tag(void *start, uint64_t size, const char *what) {
   long r = eim_syscall6(EIM_SYS_PKEY_MPROTECT, (long)start, (long)size,
                         EIM_PROT_READ | EIM_PROT_WRITE, EIM_MPK_KEY, 0, 0);
@@ -154,6 +138,8 @@ void eim_rt_mpk_seal(char *tagged, char *tagged_end) {
                         EIM_PROT_READ);
   if (r < 0)
     eim_fatal("cannot make the gate page read-only", "", r);
-  /* From here on the host runs without access; the gates open it. */
-  write_pkru(read_pkru() | EIM_MPK_CLOSED_BITS);
+  /* Key 1 is still granted (pkey_alloc's initial rights): the start stub
+   * revokes it right after this returns, with the trampolines' checked
+   * close gate, so that every WRPKRU in an output is one of the gates the
+   * PKRU scan recognises (rewriter/PkruScan.cpp); the runtime has none. */
 }
