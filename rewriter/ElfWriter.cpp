@@ -17,7 +17,9 @@
 //  - e_entry points at the start stub;
 //  - with return probes, replacement FDEs and a new .eh_frame_hdr follow
 //    the code in the blob, and PT_GNU_EH_FRAME points at that header
-//    (UnwindInfo.cpp);
+//    (UnwindInfo.cpp); a host without one (static non-PIE) gets a spare
+//    PT_NOTE turned into it, and the replaced FDEs' ranges in its own
+//    .eh_frame set to 0;
 //  - after the blob: `.eimc.manifest` (provenance plus every patch site),
 //    `.eimc.restore` (the original bytes of every range edited above, for
 //    `eimc restore`), a new .symtab/.strtab/.shstrtab and a new section
@@ -103,6 +105,7 @@ private:
   Error checkLayout() const;
   Error rewriteSegments();
   Error patchSites();
+  Error patchUnwind();
   Error setEntry();
   Error buildUnwind();
   uint64_t blobSize() const;
@@ -137,7 +140,8 @@ private:
   /// Unwind data loaded at UnwindAddress, after the code; may be empty.
   UnwindData Unwind;
   uint64_t UnwindAddress = 0;
-  /// Input ranges overwritten in place (header, phdrs, patch sites).
+  /// Input ranges overwritten in place (header, phdrs, patch sites, the
+  /// .eh_frame edits of a static non-PIE host).
   std::vector<RestoreRange> Edited;
 };
 
@@ -219,6 +223,18 @@ Error OutputImage::rewriteSegments() {
   load.p_align = PageSize;
   if (!Unwind.bytes.empty()) {
     auto ehHdr = find_if(Phdrs, isType(ELF::PT_GNU_EH_FRAME));
+    // A static non-PIE host: the PT_NOTE not taken above becomes the
+    // header (its notes keep their section headers; nothing at run time
+    // reads them through the program headers).
+    if (Unwind.addsEhFrameSegment) {
+      ehHdr = find_if(Phdrs, [&](const Phdr &p) {
+        return p.p_type == ELF::PT_NOTE && &p != &*note;
+      });
+      if (ehHdr == Phdrs.end())
+        return makeMalformed("no spare PT_NOTE for PT_GNU_EH_FRAME");
+      ehHdr->p_type = ELF::PT_GNU_EH_FRAME;
+      ehHdr->p_flags = ELF::PF_R;
+    }
     uint64_t hdrAddress = UnwindAddress + Unwind.hdrOffset;
     ehHdr->p_offset = BlobOffset + (hdrAddress - Linked.codeAddress);
     ehHdr->p_vaddr = hdrAddress;
@@ -304,6 +320,19 @@ Error OutputImage::patchSites() {
   return Error::success();
 }
 
+/// The in-place edits of the host's .eh_frame that UnwindInfo asked for.
+Error OutputImage::patchUnwind() {
+  for (const UnwindData::Patch &patch : Unwind.patches) {
+    Expected<uint64_t> offset =
+        fileOffsetOf(patch.address, patch.bytes.size());
+    if (!offset)
+      return offset.takeError();
+    Edited.push_back(RestoreRange{*offset, patch.bytes.size()});
+    copy(patch.bytes, Bytes.begin() + *offset);
+  }
+  return Error::success();
+}
+
 Error OutputImage::setEntry() {
   auto start = Linked.symbols.find("eim_start");
   if (start == Linked.symbols.end())
@@ -324,8 +353,14 @@ uint64_t OutputImage::append(ArrayRef<uint8_t> data, uint64_t align,
 /// blob is the last segment, so nothing else is mapped there.
 Error OutputImage::buildUnwind() {
   UnwindAddress = alignTo(Linked.codeAddress + Linked.code.size(), 8);
+  Expected<std::vector<uint8_t>> trampolines = assembleTrampolines(Plan);
+  if (!trampolines)
+    return trampolines.takeError();
+  // Replacement FDEs read the unwind table: never without it.
   Expected<UnwindData> unwind =
-      buildUnwindData(Host.bytes(), Phdrs, Plan, UnwindAddress);
+      buildUnwindData(Host.bytes(), Phdrs, Plan, UnwindAddress,
+                      /*replaceFdes=*/Plan.unwindTable, *trampolines,
+                      Linked.symbols);
   if (!unwind)
     return unwind.takeError();
   Unwind = std::move(*unwind);
@@ -604,6 +639,8 @@ Error OutputImage::build() {
   if (Error err = checkLoads(Phdrs))
     return err;
   if (Error err = patchSites())
+    return err;
+  if (Error err = patchUnwind())
     return err;
   if (Error err = setEntry())
     return err;

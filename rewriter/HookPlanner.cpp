@@ -32,6 +32,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "UnwindInfo.h"
 #include "X86Decoder.h"
 
 #include "eimc/Core/Errors.h"
@@ -422,6 +423,7 @@ Expected<RewritePlan> planHooks(const HostBinary &host,
   plan.stateAddress = host.stateAddress();
   plan.originalEntry = host.entry();
   plan.hostSymbols[hostSymbolName(plan.originalEntry)] = plan.originalEntry;
+  planUnwind(host, plan);
   return plan;
 }
 

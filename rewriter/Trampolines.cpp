@@ -24,13 +24,18 @@
 //    reentrancy.c).
 //  - eim_uret_<f>: return trampoline. The runtime swapped the return
 //    address for this trampoline, so `ret` in the hooked function lands
-//    here with the return value in rax/rdx. A placeholder slot is pushed
-//    where the return address was; the runtime returns the original
-//    address, which is written into the slot so the final `ret` goes home
-//    (call/ret stay balanced for return-address predictors).
+//    here with the return value in rax/rdx. The slot the return address
+//    was in is taken back; the runtime returns the original address, which
+//    is written into the slot so the final `ret` goes home (call/ret stay
+//    balanced for return-address predictors).
 //  - eim_start: new e_entry. Keeps %rdx (ld.so's fini pointer) and the
 //    16-byte stack alignment, initialises the runtime and the programs'
 //    maps, then jumps to the original entry.
+//
+// The two trampolines carry .cfi directives (docs/design.md, "Unwind
+// information for the trampolines"); UnwindInfo.cpp copies the FDEs MC
+// makes of them into the output's unwind data, since the linker discards
+// .eh_frame.
 //
 // Clobbers: nothing architectural survives changed except what programs
 // wrote into pt_regs (by design). Vector registers are not saved: programs
@@ -43,6 +48,7 @@
 #include "eimc/Rewriter/Rewriter.h"
 
 #include "Gates.h"
+#include "UnwindInfo.h"
 
 #include "eimc/Core/Errors.h"
 
@@ -114,9 +120,10 @@ class AsmWriter {
 public:
   explicit AsmWriter(raw_ostream &os) : OS(os) {}
 
-  void beginFunction(StringRef name) {
-    OS << "\n  .p2align 4, 0xcc\n"
-       << "  .globl " << sym(name) << "\n"
+  void beginFunction(StringRef name, bool align = true) {
+    if (align)
+      OS << "\n  .p2align 4, 0xcc\n";
+    OS << "  .globl " << sym(name) << "\n"
        << "  .type " << sym(name) << ", @function\n"
        << sym(name) << ":\n";
   }
@@ -134,15 +141,20 @@ public:
   }
 
   /// Reserves pt_regs below %rsp and fills it. \p spBias is added to the
-  /// address just above pt_regs to get the interrupted %rsp.
+  /// address just above pt_regs to get the interrupted %rsp. On entry the
+  /// CFA is %rsp + 8 (a return address on top) in both trampolines.
   void buildPtRegs(int spBias, StringRef ipSymbol) {
     // lea, not sub: the flags are still the host's and are saved below.
     line("leaq -" + Twine(PtRegsSize) + "(%rsp), %rsp");
+    line(".cfi_adjust_cfa_offset " + Twine(PtRegsSize));
     for (const SavedRegister &reg : SavedRegisters)
       line("movq %" + Twine(reg.name) + ", " + Twine(reg.offset) + "(%rsp)");
+    saveCalleeSavedCfi();
     // pop with an %rsp-based operand addresses after the increment.
     line("pushfq");
+    line(".cfi_adjust_cfa_offset 8");
     line("popq " + Twine(FlagsOffset) + "(%rsp)");
+    line(".cfi_adjust_cfa_offset -8");
     line("leaq " + Twine(PtRegsSize + spBias) + "(%rsp), %rax");
     line("movq %rax, " + Twine(SpOffset) + "(%rsp)");
     if (!ipSymbol.empty()) {
@@ -154,7 +166,43 @@ public:
     line("movq $0, " + Twine(SsOffset) + "(%rsp)");
     // %rbx is callee-saved, so it still points at pt_regs after the calls.
     line("movq %rsp, %rbx");
+    line(".cfi_def_cfa_register %rbx");
     line("andq $-16, %rsp");
+  }
+
+  /// Where the caller's callee-saved registers are while pt_regs holds
+  /// them (the trampoline changes %rbx and %r12), for unwinders.
+  void saveCalleeSavedCfi() {
+    for (const SavedRegister &reg : SavedRegisters)
+      if (isCalleeSaved(reg.name))
+        line(".cfi_offset %" + Twine(reg.name) + ", " +
+             Twine(reg.offset - PtRegsSize - 8));
+  }
+
+  /// Sets the return address rule back to the CIE's. Not with
+  /// `.cfi_restore`: libgcc takes DW_CFA_restore to mean "unsaved", which
+  /// for the return address ends the unwind. With \p table, the rule that
+  /// reads the unwinders' table (UnwindInfo.cpp), else CFA - 8.
+  void returnAddressRule(bool table) {
+    if (!table) {
+      line(".cfi_offset %rip, -8");
+      return;
+    }
+    std::vector<uint8_t> expression = returnAddressExpression();
+    std::string bytes = "0x16, 16"; // DW_CFA_val_expression, column 16
+    assert(expression.size() < 128 && "length is one ULEB128 byte");
+    bytes += ", " + std::to_string(expression.size());
+    for (uint8_t byte : expression)
+      bytes += ", " + std::to_string(byte);
+    line(".cfi_escape " + bytes);
+  }
+
+  /// Unwind rules for the code after a jump from the point where %rbx
+  /// holds pt_regs (the return-override path), in a new FDE.
+  void beginCfiAtPtRegs() {
+    line(".cfi_startproc");
+    line(".cfi_def_cfa %rbx, " + Twine(PtRegsSize + 8));
+    saveCalleeSavedCfi();
   }
 
   void callPrograms(ArrayRef<std::string> programs) {
@@ -187,13 +235,27 @@ public:
   /// and releases it; %rsp-relative loads make the order irrelevant.
   void restorePtRegs() {
     line("movq %rbx, %rsp");
+    line(".cfi_def_cfa_register %rsp");
     for (const SavedRegister &reg : SavedRegisters)
       line("movq " + Twine(reg.offset) + "(%rsp), %" + Twine(reg.name));
+    for (const SavedRegister &reg : SavedRegisters)
+      if (isCalleeSaved(reg.name))
+        line(".cfi_restore %" + Twine(reg.name));
     // push with an %rsp-based operand addresses before the decrement.
     line("pushq " + Twine(FlagsOffset) + "(%rsp)");
+    line(".cfi_adjust_cfa_offset 8");
     line("popfq");
+    line(".cfi_adjust_cfa_offset -8");
     line("leaq " + Twine(PtRegsSize) + "(%rsp), %rsp");
+    line(".cfi_adjust_cfa_offset -" + Twine(PtRegsSize));
   }
+
+private:
+  static bool isCalleeSaved(StringRef name) {
+    return is_contained({"rbx", "rbp", "r12", "r13", "r14", "r15"}, name);
+  }
+
+public:
 
 private:
   raw_ostream &OS;
@@ -211,6 +273,10 @@ static void writeEntryTrampoline(AsmWriter &w, const PatchSite &site,
                                  size_t slot, IsolationMode isolation) {
   std::string skip = ".Leim_skip_" + std::to_string(slot);
   w.beginFunction(site.trampolineSymbol);
+  // Unwind rules up to the moved instructions (docs/design.md, "Unwind
+  // information for the trampolines"); those run in the host's frame as
+  // it is at the function's entry and have none.
+  w.line(".cfi_startproc");
   w.buildPtRegs(/*spBias=*/0, hostSymbol(site.functionAddress));
   // The runtime's counters are extension state too: open before them.
   w.lines(openGate(isolation, ".Leim_gate_e" + std::to_string(slot)));
@@ -236,6 +302,7 @@ static void writeEntryTrampoline(AsmWriter &w, const PatchSite &site,
     w.line("jne " + overridden);
   }
   w.restorePtRegs();
+  w.line(".cfi_endproc");
   for (const RelocatedInsn &insn : site.relocated) {
     SmallVector<StringRef> lines;
     StringRef(insn.assembly).split(lines, '\n', -1, /*KeepEmpty=*/false);
@@ -246,26 +313,47 @@ static void writeEntryTrampoline(AsmWriter &w, const PatchSite &site,
     w.line("jmp " + hostSymbol(site.resumeAddress));
   if (site.overrideReturn) {
     w.label(overridden);
+    w.beginCfiAtPtRegs();
     w.restorePtRegs();
     w.line("ret");
+    w.line(".cfi_endproc");
   }
   w.endFunction(site.trampolineSymbol);
 }
 
 static void writeReturnTrampoline(AsmWriter &w, const PatchSite &site,
-                                  size_t slot, IsolationMode isolation) {
+                                  size_t slot, IsolationMode isolation,
+                                  bool unwindTable) {
   std::string name = returnTrampolineName(site);
   std::string skip = ".Leim_rskip_" + std::to_string(slot);
-  w.beginFunction(name);
-  // The slot the function's `ret` popped; filled with the real return
-  // address below so our own `ret` goes back to the caller.
-  w.line("pushq $0");
+  // One byte before the landing, inside its FDE: an unwinder that takes
+  // the trampoline's address for a return address looks up the byte
+  // before it. That happens only when nothing knew the real one (a hooked
+  // function without a replacement FDE): the pad says the return address
+  // is undefined, which ends the unwind there instead of finding this
+  // trampoline again forever.
+  w.line(".p2align 4, 0xcc");
+  w.line(".cfi_startproc");
+  w.line(".cfi_def_cfa_offset 0");
+  w.line(".cfi_undefined %rip");
+  w.line("int3");
+  w.returnAddressRule(unwindTable);
+  w.beginFunction(name, /*align=*/false);
+  // The slot the function's `ret` popped (CFA - 8) is taken back, still
+  // holding this trampoline's address until the real return address is
+  // written below, so that the unwinders' table keeps answering for it.
+  w.line("leaq -8(%rsp), %rsp");
+  w.line(".cfi_adjust_cfa_offset 8");
   w.buildPtRegs(/*spBias=*/8, /*ipSymbol=*/"");
   // The shadow stacks are extension state: open before the runtime call.
   w.lines(openGate(isolation, ".Leim_gate_r" + std::to_string(slot)));
   w.line("leaq " + Twine(PtRegsSize) + "(%rbx), %rdi");
   w.line("call eim_rt_uret_exit");
+  // The table forgot the slot: for this one instruction the return
+  // address is in %rax only.
+  w.line(".cfi_register %rip, %rax");
   w.line("movq %rax, " + Twine(PtRegsSize) + "(%rbx)");
+  w.returnAddressRule(unwindTable);
   w.line("movq %rax, " + Twine(IpOffset) + "(%rbx)");
   w.beginRun(slot, /*countHit=*/false, skip);
   w.callPrograms(site.returnPrograms);
@@ -273,6 +361,7 @@ static void writeReturnTrampoline(AsmWriter &w, const PatchSite &site,
   w.lines(closeGate(isolation, ".Leim_gate_r" + std::to_string(slot)));
   w.restorePtRegs();
   w.line("ret");
+  w.line(".cfi_endproc");
   w.endFunction(name);
 }
 
@@ -293,8 +382,8 @@ static void writeStartStub(AsmWriter &w, const RewritePlan &plan,
   }
   // Before any host code: the unwind FDEs of return-probed functions read
   // the table it maps (docs/design.md, "Unwinding through return probes").
-  if (any_of(plan.sites,
-             [](const PatchSite &s) { return !s.returnPrograms.empty(); }))
+  // Only if some FDE reads it: otherwise return probes need no table.
+  if (plan.unwindTable)
     w.line("call eim_rt_unwind_init");
   w.line("call eim_rt_init");
   w.line("movl $" + Twine(plan.sites.size()) + ", %edi");
@@ -308,6 +397,9 @@ static void writeStartStub(AsmWriter &w, const RewritePlan &plan,
     w.line("leaq eim_state_tagged(%rip), %rdi");
     w.line("leaq eim_state_tagged_end(%rip), %rsi");
     w.line("call eim_rt_mpk_seal");
+    // The host starts with the key revoked, through the same checked gate
+    // as every trampoline (Gates.cpp): the runtime has no WRPKRU of its own.
+    w.lines(closeGate(plan.isolation, ".Leim_gate_start"));
   }
   w.line("popq %rdx");
   w.line("popq %rdx");
@@ -326,7 +418,16 @@ std::string trampolineAssembly(const RewritePlan &plan,
   for (size_t slot = 0; slot < plan.sites.size(); ++slot) {
     writeEntryTrampoline(w, plan.sites[slot], slot, plan.isolation);
     if (!plan.sites[slot].returnPrograms.empty())
-      writeReturnTrampoline(w, plan.sites[slot], slot, plan.isolation);
+      writeReturnTrampoline(w, plan.sites[slot], slot, plan.isolation,
+                            plan.unwindTable);
+  }
+  // Host functions the extensions call, each behind a gate stub (Gates.cpp).
+  size_t stub = 0;
+  for (const std::string &name : plan.hostCallGates) {
+    w.beginFunction(name);
+    w.lines(hostCallStub(plan.isolation, name,
+                         ".Leim_hcall" + std::to_string(stub++)));
+    w.endFunction(name);
   }
   return text;
 }
@@ -410,6 +511,10 @@ static Expected<std::vector<uint8_t>> assemble(StringRef source) {
   if (parser->Run(/*NoInitialTextSection=*/false) || !diagnostics.empty())
     return makeMalformed("trampolines: assembly failed:\n" + diagnostics);
   return std::vector<uint8_t>(object.begin(), object.end());
+}
+
+Expected<std::vector<uint8_t>> assembleTrampolines(const RewritePlan &plan) {
+  return assemble(trampolineAssembly(plan, {}));
 }
 
 Expected<linker::LinkInput> emitTrampolines(const RewritePlan &plan,

@@ -20,7 +20,7 @@
 // Only the pointer encodings GCC, Clang and GNU ld/lld emit are rewritten
 // (absolute or pc-relative, 2/4/8-byte, optionally indirect); a function
 // with anything else keeps its original FDE (UnwindData::notes says why;
-// drivers do not print it yet).
+// planUnwind() turns them into the plan's warnings).
 //
 // The expression uses only operations libgcc's execute_stack_op, LLVM's
 // libunwind and gdb evaluate (no DW_OP_call_frame_cfa: libgcc pushes the
@@ -36,6 +36,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/BinaryFormat/Dwarf.h"
 #include "llvm/BinaryFormat/ELF.h"
+#include "llvm/Object/ELF.h"
 #include "llvm/Support/DataExtractor.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/LEB128.h"
@@ -346,8 +347,10 @@ void finishRecord(std::vector<uint8_t> &out, size_t start) {
                              uint32_t(out.size() - start - 4));
 }
 
-/// Appends the copy of \p cie at \p base + out.size().
-bool writeCie(std::vector<uint8_t> &out, uint64_t base, const CieInfo &cie) {
+/// Appends the copy of \p cie at \p base + out.size(), with the return
+/// address rule that reads the unwinders' table if \p tableRule.
+bool writeCie(std::vector<uint8_t> &out, uint64_t base, const CieInfo &cie,
+              bool tableRule = true) {
   size_t start = out.size();
   write32(out, 0); // length, below
   write32(out, 0); // CIE id
@@ -379,11 +382,13 @@ bool writeCie(std::vector<uint8_t> &out, uint64_t base, const CieInfo &cie) {
     }
   }
   append_range(out, cie.instructions);
-  std::vector<uint8_t> expression = returnAddressExpression();
-  out.push_back(dwarf::DW_CFA_val_expression);
-  writeULEB(out, ReturnAddressColumn);
-  writeULEB(out, expression.size());
-  append_range(out, expression);
+  if (tableRule) {
+    std::vector<uint8_t> expression = returnAddressExpression();
+    out.push_back(dwarf::DW_CFA_val_expression);
+    writeULEB(out, ReturnAddressColumn);
+    writeULEB(out, expression.size());
+    append_range(out, expression);
+  }
   finishRecord(out, start);
   return true;
 }
@@ -454,6 +459,178 @@ std::optional<Hdr> parseHdr(const HostMemory &mem, uint64_t address,
         {*readPointer(datarelSdata4, bytes, offset, 0, address),
          *readPointer(datarelSdata4, bytes, offset + 4, 0, address)});
   return hdr;
+}
+
+/// The host's FDEs by scanning its .eh_frame section, for a host without
+/// PT_GNU_EH_FRAME (a static non-PIE executable: GCC links those without
+/// --eh-frame-hdr). FDEs whose CIE this file cannot read are left out.
+std::optional<Hdr> scanEhFrame(ArrayRef<uint8_t> file, const HostMemory &mem,
+                               std::string &why) {
+  Expected<object::ELFFile<object::ELF64LE>> elf =
+      object::ELFFile<object::ELF64LE>::create(toStringRef(file));
+  if (!elf) {
+    why = toString(elf.takeError());
+    return std::nullopt;
+  }
+  Expected<object::ELF64LE::ShdrRange> sections = elf->sections();
+  if (!sections) {
+    why = toString(sections.takeError());
+    return std::nullopt;
+  }
+  const object::ELF64LE::Shdr *ehFrame = nullptr;
+  for (const object::ELF64LE::Shdr &sec : *sections) {
+    Expected<StringRef> name = elf->getSectionName(sec);
+    if (!name)
+      consumeError(name.takeError());
+    else if (*name == ".eh_frame" && (sec.sh_flags & ELF::SHF_ALLOC))
+      ehFrame = &sec;
+  }
+  if (!ehFrame) {
+    why = "the host has neither PT_GNU_EH_FRAME nor an .eh_frame section";
+    return std::nullopt;
+  }
+  Hdr hdr;
+  hdr.ehFrame = ehFrame->sh_addr;
+  std::map<uint64_t, std::optional<CieInfo>> cies;
+  uint64_t end = ehFrame->sh_addr + ehFrame->sh_size;
+  for (uint64_t at = ehFrame->sh_addr; at + 8 <= end;) {
+    ArrayRef<uint8_t> bytes = mem.from(at);
+    if (bytes.size() < 8)
+      break;
+    uint32_t length = support::endian::read32le(bytes.data());
+    if (length == 0) // the terminator crtend.o adds
+      break;
+    if (length == 0xffffffff) {
+      why = "64-bit .eh_frame record at 0x" + utohexstr(at);
+      return std::nullopt;
+    }
+    if (uint32_t id = support::endian::read32le(bytes.data() + 4)) {
+      uint64_t cieAddress = at + 4 - id;
+      auto [it, isNew] = cies.try_emplace(cieAddress);
+      if (isNew) {
+        std::string ignored;
+        it->second = parseCie(mem, cieAddress, ignored);
+      }
+      std::optional<uint64_t> begin =
+          it->second ? readPointer(it->second->fdeEncoding, bytes, 8, at + 8)
+                     : std::nullopt;
+      // libgcc skips FDEs of discarded sections, whose location is 0.
+      if (begin && *begin)
+        hdr.table.push_back({*begin, at});
+    }
+    at += 4 + uint64_t(length);
+  }
+  stable_sort(hdr.table, [](const HdrEntry &a, const HdrEntry &b) {
+    return a.location < b.location;
+  });
+  return hdr;
+}
+
+/// The trampolines' unwind rules as LLVM MC wrote them from the .cfi
+/// directives of Trampolines.cpp: one CIE and FDEs, each placed at its
+/// linked address.
+struct TrampolineCfi {
+  object::ELF64LE::Phdr section{}; ///< .eh_frame, as if loaded at 0
+  std::optional<CieInfo> cie;
+  std::vector<FdeInfo> fdes; ///< pcBegin: the linked address
+};
+
+Error cfiError(const Twine &what) {
+  return make_error<StringError>("trampoline unwind rules: " + what,
+                                 inconvertibleErrorCode());
+}
+
+/// Reads \p object (assembleTrampolines()): each FDE's pc_begin is a
+/// relocation into .text.eimc, placed by the trampoline symbol it covers
+/// (an FDE may start one byte before its symbol: the return landing's
+/// pad); \p linked gives where the linker put those symbols.
+Error readTrampolineCfi(ArrayRef<uint8_t> object,
+                        const std::map<std::string, uint64_t> &linked,
+                        TrampolineCfi &cfi) {
+  using ELFT = object::ELF64LE;
+  if (object.empty())
+    return Error::success();
+  Expected<object::ELFFile<ELFT>> elf =
+      object::ELFFile<ELFT>::create(toStringRef(object));
+  if (!elf)
+    return elf.takeError();
+  Expected<ELFT::ShdrRange> sections = elf->sections();
+  if (!sections)
+    return sections.takeError();
+  const ELFT::Shdr *ehFrame = nullptr, *rela = nullptr, *symtab = nullptr;
+  for (const ELFT::Shdr &sec : *sections) {
+    Expected<StringRef> name = elf->getSectionName(sec);
+    if (!name)
+      return name.takeError();
+    if (*name == ".eh_frame")
+      ehFrame = &sec;
+    else if (*name == ".rela.eh_frame")
+      rela = &sec;
+    else if (sec.sh_type == ELF::SHT_SYMTAB)
+      symtab = &sec;
+  }
+  if (!ehFrame || !rela || !symtab)
+    return Error::success(); // no .cfi directives: nothing to place
+  Expected<ELFT::SymRange> symbols = elf->symbols(symtab);
+  Expected<StringRef> names = elf->getStringTableForSymtab(*symtab);
+  Expected<ELFT::RelaRange> relas = elf->relas(*rela);
+  if (!symbols || !names || !relas)
+    return joinErrors(joinErrors(symbols.takeError(), names.takeError()),
+                      relas.takeError());
+  std::map<uint64_t, uint64_t> targets; // field offset -> .text.eimc offset
+  for (const ELFT::Rela &r : *relas) {
+    uint32_t index = r.getSymbol(false);
+    if (index >= symbols->size())
+      return cfiError("relocation symbol out of range");
+    targets[r.r_offset] = (*symbols)[index].st_value + r.r_addend;
+  }
+  struct Anchor {
+    uint64_t value, size;
+    std::string name;
+  };
+  std::vector<Anchor> anchors;
+  for (const ELFT::Sym &sym : *symbols) {
+    Expected<StringRef> name = sym.getName(*names);
+    if (!name)
+      return name.takeError();
+    if (sym.getType() == ELF::STT_FUNC && linked.count(name->str()))
+      anchors.push_back({sym.st_value, sym.st_size, name->str()});
+  }
+  cfi.section.p_type = ELF::PT_LOAD;
+  cfi.section.p_offset = ehFrame->sh_offset;
+  cfi.section.p_filesz = ehFrame->sh_size;
+  HostMemory mem(object, ArrayRef(cfi.section));
+  std::string why;
+  for (uint64_t at = 0; at + 8 <= ehFrame->sh_size;) {
+    ArrayRef<uint8_t> bytes = mem.from(at);
+    uint32_t length = support::endian::read32le(bytes.data());
+    if (length == 0)
+      break;
+    uint32_t id = support::endian::read32le(bytes.data() + 4);
+    if (id && !cfi.cie)
+      cfi.cie = parseCie(mem, at + 4 - id, why);
+    if (id && !cfi.cie)
+      return cfiError("CIE: " + why);
+    std::optional<FdeInfo> fde =
+        id ? parseFde(mem, at, *cfi.cie, why) : std::nullopt;
+    auto target = targets.find(at + 8);
+    if (id && (!fde || target == targets.end()))
+      return cfiError("FDE at 0x" + utohexstr(at) + ": " +
+                      (fde ? "no relocation" : why));
+    if (id) {
+      uint64_t t = target->second;
+      auto anchor = find_if(anchors, [&](const Anchor &a) {
+        return t + 1 >= a.value && t < a.value + a.size;
+      });
+      // An FDE outside every trampoline (none is emitted today) is left out.
+      if (anchor != anchors.end()) {
+        fde->pcBegin = linked.at(anchor->name) + (t - anchor->value);
+        cfi.fdes.push_back(*fde);
+      }
+    }
+    at += 4 + uint64_t(length);
+  }
+  return Error::success();
 }
 
 } // namespace
@@ -531,14 +708,20 @@ std::vector<uint8_t> returnAddressExpression() {
   return e;
 }
 
-Expected<UnwindData> buildUnwindData(ArrayRef<uint8_t> file,
-                                     ArrayRef<Phdr> phdrs,
-                                     const RewritePlan &plan,
-                                     uint64_t address) {
+Expected<UnwindData>
+buildUnwindData(ArrayRef<uint8_t> file, ArrayRef<Phdr> phdrs,
+                const RewritePlan &plan, uint64_t address, bool replaceFdes,
+                ArrayRef<uint8_t> trampolineObject,
+                const std::map<std::string, uint64_t> &linkedSymbols) {
   UnwindData result;
-  auto probed = make_filter_range(
-      plan.sites, [](const PatchSite &s) { return !s.returnPrograms.empty(); });
-  if (probed.empty())
+  auto probed = make_filter_range(plan.sites, [&](const PatchSite &s) {
+    return replaceFdes && !s.returnPrograms.empty();
+  });
+  TrampolineCfi trampolines;
+  if (Error err =
+          readTrampolineCfi(trampolineObject, linkedSymbols, trampolines))
+    return std::move(err);
+  if (probed.empty() && trampolines.fdes.empty())
     return result;
   auto ehHdr = find_if(
       phdrs, [](const Phdr &p) { return p.p_type == ELF::PT_GNU_EH_FRAME; });
@@ -547,11 +730,22 @@ Expected<UnwindData> buildUnwindData(ArrayRef<uint8_t> file,
       result.notes.push_back(site.symbol + ": " + why.str());
     return std::move(result);
   };
-  if (ehHdr == phdrs.end())
-    return noteAll("the host has no PT_GNU_EH_FRAME");
   HostMemory mem(file, phdrs);
   std::string why;
-  std::optional<Hdr> hdr = parseHdr(mem, ehHdr->p_vaddr, why);
+  // Without PT_GNU_EH_FRAME, libgcc finds the host's FDEs through the
+  // object crtbeginT.o registers (__register_frame_info), searched before
+  // any PT_GNU_EH_FRAME: the replaced FDEs' ranges are set to 0 there so
+  // that the search misses them, and a spare PT_NOTE becomes the
+  // PT_GNU_EH_FRAME that leads to the copies.
+  bool addsSegment = ehHdr == phdrs.end();
+  size_t notes = count_if(
+      phdrs, [](const Phdr &p) { return p.p_type == ELF::PT_NOTE; });
+  if (addsSegment && notes < 2)
+    return noteAll("the host has no PT_GNU_EH_FRAME and no second PT_NOTE "
+                   "to turn into one");
+  std::optional<Hdr> hdr = addsSegment
+                               ? scanEhFrame(file, mem, why)
+                               : parseHdr(mem, ehHdr->p_vaddr, why);
   if (!hdr)
     return noteAll(why);
 
@@ -612,11 +806,33 @@ Expected<UnwindData> buildUnwindData(ArrayRef<uint8_t> file,
     }
     newFdes[entry.fde] = fdeAddress;
     result.replaced.push_back(site.symbol);
+    if (addsSegment) // pc_range follows the CIE pointer and pc_begin
+      result.patches.push_back(
+          {entry.fde + 8 + size, std::vector<uint8_t>(size, 0)});
   }
-  if (newFdes.empty()) {
-    out.clear();
+  // The trampolines' own FDEs, under one copy of the assembler's CIE. Their
+  // return address rule reads the table only if the stub maps it.
+  std::vector<HdrEntry> rows;
+  for (const HdrEntry &entry : hdr->table) {
+    auto copy = newFdes.find(entry.fde);
+    rows.push_back({entry.location,
+                    copy == newFdes.end() ? entry.fde : copy->second});
+  }
+  if (!trampolines.fdes.empty()) {
+    uint64_t cieAddress = address + out.size();
+    bool ok = writeCie(out, address, *trampolines.cie, plan.unwindTable);
+    for (const FdeInfo &fde : trampolines.fdes) {
+      rows.push_back({fde.pcBegin, address + out.size()});
+      ok = ok && writeFde(out, address, *trampolines.cie, fde, cieAddress);
+    }
+    if (!ok)
+      return cfiError("a pointer does not fit its encoding");
+  }
+  if (out.empty())
     return result;
-  }
+  stable_sort(rows, [](const HdrEntry &a, const HdrEntry &b) {
+    return a.location < b.location;
+  });
   write32(out, 0); // the terminator unwinders scanning .eh_frame expect
   result.ehFrameSize = out.size();
 
@@ -630,20 +846,52 @@ Expected<UnwindData> buildUnwindData(ArrayRef<uint8_t> file,
   out.push_back(dwarf::DW_EH_PE_datarel | dwarf::DW_EH_PE_sdata4);
   bool fits = writePointer(out, dwarf::DW_EH_PE_pcrel | dwarf::DW_EH_PE_sdata4,
                            hdr->ehFrame, address + out.size());
-  write32(out, uint32_t(hdr->table.size()));
-  for (const HdrEntry &entry : hdr->table) {
-    auto copy = newFdes.find(entry.fde);
-    uint64_t fde = copy == newFdes.end() ? entry.fde : copy->second;
+  write32(out, uint32_t(rows.size()));
+  for (const HdrEntry &entry : rows)
     fits = fits &&
            writePointer(out, dwarf::DW_EH_PE_sdata4,
                         entry.location - hdrAddress, 0) &&
-           writePointer(out, dwarf::DW_EH_PE_sdata4, fde - hdrAddress, 0);
-  }
+           writePointer(out, dwarf::DW_EH_PE_sdata4, entry.fde - hdrAddress,
+                        0);
   if (!fits) {
     result = UnwindData();
     return noteAll("the new .eh_frame_hdr is out of 32-bit range of the host");
   }
+  result.addsEhFrameSegment = addsSegment;
   return result;
+}
+
+void planUnwind(const HostBinary &host, RewritePlan &plan) {
+  // HostBinary::create parsed the headers already: errors cannot happen.
+  Expected<object::ELFFile<object::ELF64LE>> elf =
+      object::ELFFile<object::ELF64LE>::create(toStringRef(host.bytes()));
+  if (!elf) {
+    consumeError(elf.takeError());
+    return;
+  }
+  Expected<object::ELF64LE::PhdrRange> phdrs = elf->program_headers();
+  if (!phdrs) {
+    consumeError(phdrs.takeError());
+    return;
+  }
+  // The blob is placed at or after the image's end; only the distance to
+  // it can change the outcome, by far less than the 2 GiB that matter.
+  Expected<UnwindData> unwind =
+      buildUnwindData(host.bytes(), *phdrs, plan, host.imageEnd(),
+                      /*replaceFdes=*/true, /*trampolineObject=*/{}, {});
+  if (!unwind) {
+    consumeError(unwind.takeError());
+    return;
+  }
+  plan.unwindTable = !unwind->replaced.empty();
+  for (StringRef note : unwind->notes) {
+    auto [symbol, reason] = note.split(": ");
+    plan.warnings.push_back(
+        ("function '" + symbol + "' keeps its original FDE (" + reason +
+         "): an exception or backtrace() through its armed return probe "
+         "stops at the return trampoline")
+            .str());
+  }
 }
 
 } // namespace eimc::rewriter

@@ -102,9 +102,10 @@ void eim_rt_mpk_seal(char *tagged, char *tagged_end);
 void eim_rt_uret_enter(uint64_t *slot, uint64_t tramp);
 uint64_t eim_rt_uret_exit(uint64_t *slot);
 
-/* eim_rt_unwind_init(): from the start stub of a host with return probes,
- * before eim_rt_init(); maps the table unwinders read return addresses
- * from (eim_unwind_table.h). On failure return probes are skipped. */
+/* eim_rt_unwind_init(): from the start stub of a host whose replacement
+ * FDEs read the table (eim_unwind_table.h), before eim_rt_init(); maps it.
+ * On failure return probes are skipped. Not called otherwise: return
+ * probes then run without a table. */
 void eim_rt_unwind_init(void);
 
 /* Hook counters and re-entrancy (runtime-lib/src/reentrancy.c).

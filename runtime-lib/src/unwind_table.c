@@ -51,10 +51,15 @@ _Static_assert(__builtin_offsetof(struct eim_unwind_entry, ret) ==
                        EIM_UNWIND_TRAMP_OFFSET,
                "entry layout is part of the FDE contract");
 
-/* Set once by the start stub: 1 if the table is mapped. */
-static uint32_t eim_unwind_mapped;
+/* Set once by the start stub. Without replacement FDEs the stub does not
+ * call eim_rt_unwind_init: no unwinder reads a table, so return probes
+ * need none (UNWIND_UNUSED). */
+enum { UNWIND_UNUSED, UNWIND_MISSING, UNWIND_MAPPED };
+static uint32_t eim_unwind_state;
+#define eim_unwind_mapped (eim_unwind_state == UNWIND_MAPPED)
 
 void eim_rt_unwind_init(void) {
+  eim_unwind_state = UNWIND_MISSING;
   long addr =
       eim_syscall6(EIM_SYS_MMAP, (long)EIM_UNWIND_TABLE_BASE,
                    (long)EIM_UNWIND_TABLE_SIZE, EIM_PROT_READ | EIM_PROT_WRITE,
@@ -62,7 +67,7 @@ void eim_rt_unwind_init(void) {
                        EIM_MAP_FIXED_NOREPLACE,
                    -1, 0);
   if ((uint64_t)addr == EIM_UNWIND_TABLE_BASE) {
-    eim_unwind_mapped = 1;
+    eim_unwind_state = UNWIND_MAPPED;
     return;
   }
   /* Kernels before 4.17 treat the flag as a hint and map elsewhere. */
@@ -87,6 +92,8 @@ static struct eim_unwind_entry *find(uint64_t *slot) {
 }
 
 int eim_unwind_put(uint64_t *slot, uint64_t ret, uint64_t tramp) {
+  if (eim_unwind_state == UNWIND_UNUSED)
+    return 1;
   if (!eim_unwind_mapped)
     return 0;
   struct eim_unwind_entry *e = find(slot);

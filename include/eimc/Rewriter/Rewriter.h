@@ -44,6 +44,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,9 @@ public:
   /// Looks up a function by name (.symtab first, then .dynsym). Errors are
   /// RefusalErrors: no such symbol, not STT_FUNC, STT_GNU_IFUNC.
   llvm::Expected<FunctionSymbol> findFunction(llvm::StringRef name) const;
+  /// Looks up a data object by name, as findFunction does: a host global
+  /// extensions reference. Refuses anything but STT_OBJECT (e.g. TLS).
+  llvm::Expected<FunctionSymbol> findObject(llvm::StringRef name) const;
   /// GCC clones and local aliases of \p name (`name.isra.0`,
   /// `name.constprop.1`, `name.part.0`, `name.cold`, `name.localalias`),
   /// sorted: callers of those bypass a hook on \p name.
@@ -154,9 +158,25 @@ struct RewritePlan {
   /// whose callers bypass the hook. Drivers print them as `warning:` lines.
   std::vector<std::string> warnings;
   IsolationMode isolation = IsolationMode::Off;
+  /// Some return-probed function gets a replacement FDE that reads the
+  /// runtime's unwind table, so the start stub maps it (docs/design.md,
+  /// "Unwinding through return probes").
+  bool unwindTable = false;
   /// Under Prefer, say on stderr when the process runs unisolated.
   bool isolationWarn = false;
+  /// Gate stubs to emit, by the symbol compiled code calls for a host
+  /// function (`eim_hfunc_<name>`); filled by addHostCallGate().
+  std::set<std::string> hostCallGates;
 };
+
+/// Makes calls to \p stub (compiled code's name for a host function, see
+/// compiler::hostFunctionSymbol) go through a gate stub that revokes the
+/// extension-state key for the duration of the call to the host function
+/// at \p address and grants it again on return (docs/security.md). Only
+/// for a plan whose isolation is not Off; under Off the driver binds \p stub
+/// straight to \p address.
+void addHostCallGate(RewritePlan &plan, llvm::StringRef stub,
+                     uint64_t address);
 
 /// An instruction that can write PKRU, found by scanPkruWrites().
 struct PkruSite {
