@@ -213,9 +213,14 @@ Expected<HostBinary> HostBinary::createFromBytes(StringRef name,
 }
 
 Expected<HostBinary> HostBinary::create(StringRef path) {
+  // Read, never mmap: a private read-only mapping of an executable file
+  // gets the kernel's uprobe breakpoints (int3) written into it whenever
+  // someone traces the host with a uprobe at that moment (measured:
+  // readline's first byte read 0xcc), and eimc would copy them into the
+  // stolen bytes. getFileAsStream reads with read() whatever the size
+  // (getFile maps files of 16 KiB and more, even with IsVolatile).
   ErrorOr<std::unique_ptr<MemoryBuffer>> buffer =
-      MemoryBuffer::getFile(path, /*IsText=*/false,
-                            /*RequiresNullTerminator=*/false);
+      MemoryBuffer::getFileAsStream(path);
   if (!buffer)
     return createFileError(path, errorCodeToError(buffer.getError()));
   ErrorOr<sys::fs::perms> perms = sys::fs::getPermissions(path);
@@ -254,6 +259,20 @@ Expected<FunctionSymbol> HostBinary::findFunction(StringRef name) const {
                        "function, so it cannot be hooked");
   if (best->type != ELF::STT_FUNC)
     return makeRefusal("'" + name + "' is not a function (symbol type " +
+                       Twine(unsigned(best->type)) + ")");
+  return FunctionSymbol{best->name, best->value, best->size, best->fromDynsym};
+}
+
+Expected<FunctionSymbol> HostBinary::findObject(StringRef name) const {
+  const HostSymbol *best = nullptr;
+  for (const HostSymbol &sym : P->symbols)
+    if (sym.name == name && (!best || betterCandidate(sym, *best)))
+      best = &sym;
+  if (!best)
+    return makeRefusal("global '" + name + "' not found in " + Name +
+                       " (.symtab or .dynsym)");
+  if (best->type != ELF::STT_OBJECT)
+    return makeRefusal("'" + name + "' is not a global variable (symbol type " +
                        Twine(unsigned(best->type)) + ")");
   return FunctionSymbol{best->name, best->value, best->size, best->fromDynsym};
 }

@@ -68,7 +68,9 @@ Expected<rewriter::HookRequest> parseHook(StringRef spec) {
 }
 
 Expected<std::vector<uint8_t>> readFile(StringRef path) {
-  ErrorOr<std::unique_ptr<MemoryBuffer>> buffer = MemoryBuffer::getFile(path);
+  // read(), not mmap: see HostBinary::create.
+  ErrorOr<std::unique_ptr<MemoryBuffer>> buffer =
+      MemoryBuffer::getFileAsStream(path);
   if (!buffer)
     return createFileError(path, errorCodeToError(buffer.getError()));
   return std::vector<uint8_t>((*buffer)->getBufferStart(),

@@ -42,9 +42,10 @@ using namespace llvm;
 namespace eimc::driver {
 
 Expected<std::vector<uint8_t>> readFileBytes(StringRef path) {
+  // read(), not mmap: see HostBinary::create (uprobes write into private
+  // mappings of traced executables).
   ErrorOr<std::unique_ptr<MemoryBuffer>> buf =
-      MemoryBuffer::getFile(path, /*IsText=*/false,
-                            /*RequiresNullTerminator=*/false);
+      MemoryBuffer::getFileAsStream(path);
   if (!buf)
     return createFileError(path, buf.getError());
   StringRef data = (*buf)->getBuffer();
@@ -243,12 +244,18 @@ Expected<BuildInputs> readInputs(ArrayRef<std::string> extensions,
   if (!bound)
     return bound.takeError();
   in.policy = std::move(*bound);
+  // CO-RE relocations of the host's types (`r->uri` by field name) resolve
+  // against its DWARF (docs/capabilities.md).
+  Expected<bpfobject::HostTypes> hostTypes =
+      extract::extractHostTypes(hostPath, in.manifest);
+  if (!hostTypes)
+    return hostTypes.takeError();
   for (const std::string &path : extensions) {
     Expected<std::vector<uint8_t>> bytes = readFileBytes(path);
     if (!bytes)
       return bytes.takeError();
-    Expected<bpfobject::ExtensionSpec> spec =
-        bpfobject::readObject(sys::path::filename(path), *bytes);
+    Expected<bpfobject::ExtensionSpec> spec = bpfobject::readObject(
+        sys::path::filename(path), *bytes, &*hostTypes);
     if (!spec)
       return prefixWithFile(path, spec.takeError());
     in.objectBytes.push_back(std::move(*bytes));
@@ -526,6 +533,31 @@ Expected<int> runBuild(const BuildOptions &options) {
     return ExitSuccess;
   }
 
+  // Host functions the programs call: under isolation through a gate stub
+  // that revokes the key for the call (docs/security.md), else directly.
+  std::map<std::string, uint64_t> directCalls;
+  for (const compiler::NativeObject &native : natives)
+    for (const std::string &name : native.hostFunctions) {
+      Expected<rewriter::FunctionSymbol> fn = host->findFunction(name);
+      if (!fn)
+        return fn.takeError();
+      std::string symbol = compiler::hostFunctionSymbol(name);
+      if (plan->isolation == rewriter::IsolationMode::Off)
+        directCalls[symbol] = fn->address;
+      else
+        rewriter::addHostCallGate(*plan, symbol, fn->address);
+    }
+  // Host globals the programs reference: absolute, host-relative
+  // addresses reached PC-relative, so they move with a PIE host.
+  std::map<std::string, uint64_t> hostGlobals;
+  for (const compiler::NativeObject &native : natives)
+    for (const std::string &name : native.hostGlobals) {
+      Expected<rewriter::FunctionSymbol> global = host->findObject(name);
+      if (!global)
+        return global.takeError();
+      hostGlobals[compiler::hostGlobalSymbol(name)] = global->address;
+    }
+
   // Link programs, trampolines and the runtime at the reserved addresses.
   std::vector<std::string> initSymbols;
   linker::LinkRequest request;
@@ -544,28 +576,8 @@ Expected<int> runBuild(const BuildOptions &options) {
       {"eimc runtime", std::vector<uint8_t>(runtime.begin(), runtime.end())});
   request.stateAddress = plan->stateAddress;
   request.absoluteSymbols = plan->hostSymbols;
-  // Host functions the programs call: direct calls to their addresses.
-  for (const compiler::NativeObject &native : natives)
-    for (const std::string &name : native.hostFunctions) {
-      Expected<rewriter::FunctionSymbol> fn = host->findFunction(name);
-      if (!fn)
-        return fn.takeError();
-      // Host-function calls are not gated yet (docs/security.md): the
-      // hooked function's trampoline would revoke the protection key
-      // under the extension that called it, which then faults.
-      if (plan->isolation != rewriter::IsolationMode::Off &&
-          any_of(plan->sites, [&](const rewriter::PatchSite &site) {
-            return site.symbol == name;
-          }))
-        return makeRefusal(
-            "host function '" + name +
-            "' is called by an extension and hooked in the same build: "
-            "under isolation its trampoline would revoke the protection "
-            "key while the calling extension runs (docs/security.md); do "
-            "not hook it, or use 'isolation: off'");
-      request.absoluteSymbols[compiler::hostFunctionSymbol(name)] =
-          fn->address;
-    }
+  request.absoluteSymbols.insert(directCalls.begin(), directCalls.end());
+  request.absoluteSymbols.insert(hostGlobals.begin(), hostGlobals.end());
   request.roots = {"eim_start"};
   Expected<linker::LinkedExtension> linked = linker::link(request);
   if (!linked)
