@@ -46,4 +46,11 @@ if [ -s "$log" ]; then
   failed=$(( ${failed:-0} + ${unresolved:-0} ))
   echo "lit: ${passed:-0} passed, $failed failed, ${skipped:-0} skipped"
 fi
+# Tests that run outputs isolated natively need PKU (lit feature `pku`,
+# not fatal under CI: the qemu guest tests cover enforcement either way).
+if grep -qw pku /proc/cpuinfo && grep -qw ospke /proc/cpuinfo; then
+  echo "machine: pku and ospke present (native MPK tests ran)"
+else
+  echo "machine: no pku/ospke (native MPK tests skipped)"
+fi
 exit $rc
