@@ -124,6 +124,16 @@ Expected<MapDef> readMap(const BtfTypes &btf, const BtfType &var) {
   }
   if (map.type == 0)
     return mapError(map.name, "no map type");
+  // The kernel's array_map_alloc_check: an array's key is its u32 index.
+  // Another size would leave the runtime (which reads 4 key bytes) and the
+  // verifier's constant-key rule disagreeing about the index.
+  if ((map.type == uint32_t(MapTypeKind::Array) ||
+       map.type == uint32_t(MapTypeKind::PercpuArray)) &&
+      map.keySize != 4)
+    return makeRefusal("map '" + map.name + "': key_size " +
+                       Twine(map.keySize) +
+                       " of an array map is not 4 (the key is a u32 index; "
+                       "the kernel refuses this map)");
   return map;
 }
 

@@ -48,6 +48,9 @@ using bpfobject::Program;
 /// pt_regs on x86-64: 21 eight-byte registers.
 constexpr int64_t CtxSize = 168;
 constexpr unsigned MaxFrames = 8;
+/// A pointer's offset stays strictly inside +-2^29 (the kernel's
+/// BPF_MAX_VAR_OFF).
+constexpr int64_t MaxVarOffset = int64_t(1) << 29;
 /// Loop-head visits before widening jumps to thresholds and infinity.
 constexpr unsigned WidenAfter = 2;
 
@@ -186,12 +189,23 @@ private:
                    StringRef what);
   void refine(State &st, const bpf::Jump &j, bool taken, bool &feasible);
 
-  /// Pointers that are never null: a checked map value or record, the
-  /// stack, the context, a map.
-  static bool nonNull(const Value &v) {
-    return v.kind == TypeKind::Stack || v.kind == TypeKind::Ctx ||
-           v.kind == TypeKind::MapValue || v.kind == TypeKind::RingbufMem ||
-           v.kind == TypeKind::MapPtr;
+  /// Pointers that are never null: a map, or a checked map value or
+  /// record, the stack, the context whose offset stays inside (or one past)
+  /// its region. Outside it, `r10 + x` may be 0 for some x, so the
+  /// comparison with 0 would not be known.
+  bool nonNull(const Value &v) const {
+    if (v.kind == TypeKind::MapPtr)
+      return true;
+    if (v.kind != TypeKind::Stack && v.kind != TypeKind::Ctx &&
+        v.kind != TypeKind::MapValue && v.kind != TypeKind::RingbufMem)
+      return false;
+    int64_t size = 0;
+    bool writable = false;
+    std::string name;
+    if (!region(v, size, writable, name))
+      return false;
+    int64_t lo = v.kind == TypeKind::Stack ? -size : 0;
+    return v.range.smin >= lo && v.range.smax <= lo + size;
   }
   /// Both point into the same memory (the same frame, the context, the
   /// value of the same one-element array, the same record), so their order is
@@ -660,7 +674,9 @@ void SafetyAnalysis::refine(State &st, const bpf::Jump &j, bool taken,
     return;
   }
   // Two pointers into one region compare as their offsets (neither
-  // address wraps for offsets within 32 bits).
+  // address wraps for offsets within 32 bits). The offsets are signed
+  // (r10 - 8 is below r10) while the addresses compare unsigned: an
+  // unsigned order of the addresses is the signed order of the offsets.
   bool offsets = sameRegion(d, srcVal) && d.range.smin >= INT32_MIN &&
                  d.range.smax <= INT32_MAX &&
                  srcVal.range.smin >= INT32_MIN &&
@@ -668,8 +684,17 @@ void SafetyAnalysis::refine(State &st, const bpf::Jump &j, bool taken,
   if (!offsets &&
       (d.kind != TypeKind::Scalar || srcVal.kind != TypeKind::Scalar))
     return;
+  JumpOpKind op = j.op;
+  if (offsets)
+    switch (op) {
+    case JumpOpKind::Jgt: op = JumpOpKind::Jsgt; break;
+    case JumpOpKind::Jge: op = JumpOpKind::Jsge; break;
+    case JumpOpKind::Jlt: op = JumpOpKind::Jslt; break;
+    case JumpOpKind::Jle: op = JumpOpKind::Jsle; break;
+    default: break;
+    }
   Range a = d.range, b = srcVal.range;
-  if (!refineCompare(j.op, j.is32, taken, a, b)) {
+  if (!refineCompare(op, j.is32, taken, a, b)) {
     feasible = false;
     return;
   }
@@ -710,8 +735,7 @@ bool SafetyAnalysis::checkMemArg(State &st, size_t i, bool report,
   if (sizeHi > bpf::StackSize + 65536)
     return fail(report, i, "helper-arg",
                 "size of " + what + " is not bounded", {regLine(st, reg)});
-  // Check the largest possible extent; mark bytes written only when the
-  // extent is exact.
+  // Check the largest possible extent.
   Value ptr = p;
   bool ok = true;
   for (uint64_t b = 0; b < sizeHi && ok; ++b) {
@@ -725,10 +749,25 @@ bool SafetyAnalysis::checkMemArg(State &st, size_t i, bool report,
                        nullptr);
     }
   }
-  if (ok && write && sizeLo == sizeHi)
-    for (uint64_t b = 0; b < sizeHi; ++b)
-      checkAccess(st, i, false, ptr, int64_t(b), 1, true, reg, nullptr,
-                  nullptr);
+  if (!ok || !write)
+    return ok;
+  // The first sizeLo bytes are written; up to sizeHi may be, so no fact
+  // about those (a spill, a narrow constant, a known zero) survives, but
+  // they are not known written either.
+  for (uint64_t b = 0; b < sizeLo; ++b)
+    checkAccess(st, i, false, ptr, int64_t(b), 1, true, reg, nullptr,
+                nullptr);
+  if (sizeLo != sizeHi && ptr.kind == TypeKind::Stack) {
+    Frame &frame = st.frames[ptr.frame];
+    for (int64_t b = ptr.range.smin + int64_t(sizeLo);
+         b < ptr.range.smax + int64_t(sizeHi); ++b) {
+      size_t at = size_t(b + int64_t(bpf::StackSize));
+      frame.spill[at / 8].reset();
+      frame.narrowWidth[at / 8] = 0;
+      frame.narrowValue[at / 8] = 0;
+      frame.zero[at] = false;
+    }
+  }
   return ok;
 }
 
@@ -788,6 +827,20 @@ SafetyAnalysis::Succs SafetyAnalysis::transfer(size_t i, State st,
                out;
       Value ptr = p;
       ptr.range = aluResult(*a, ptr.range, dPtr ? s.range : d.range);
+      // The kernel's check_reg_sane_offset: an offset that may leave
+      // +-2^29 is refused at the arithmetic, not only at an access, so
+      // offsets stay small enough that no address wraps or reaches 0 (the
+      // pointer comparisons above rely on it).
+      if (ptr.range.smin <= -MaxVarOffset || ptr.range.smax >= MaxVarOffset)
+        return fail(report, i, "pointer-arith",
+                    formatv("the offset of r{0} may leave (-2^29, 2^29) "
+                            "(offset [{1}, {2}])",
+                            unsigned(a->dst), ptr.range.smin,
+                            ptr.range.smax),
+                    {regLine(st, a->dst),
+                     a->useImm ? std::string("imm")
+                               : regLine(st, a->src)}),
+               out;
       d = ptr;
       next(st);
       return out;
