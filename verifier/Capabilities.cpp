@@ -30,7 +30,11 @@
 // analysis's back (a helper, a subprogram, a store through an unknown
 // pointer) forgets them, or a reload could forge a constant or a host
 // pointer. A typed entry also tracks which stack bytes are initialised,
-// for helpers that read the stack.
+// for helpers that read the stack and for its own loads of stack bytes
+// nothing wrote: those slots are returned for the compiler to zero on
+// entry (Program::zeroStackSlots), as the safety verifier does for the
+// programs it proves. Pointer offsets stay within +-2^29 (further is
+// "unknown"), so bound checks on them cannot overflow.
 //
 // Rules. For a typed entry (`fentry/FUNC`), every memory access must be
 // provably one of: an argument slot (read-only), a stack access inside the
@@ -100,6 +104,10 @@ enum class ValueKind : uint8_t {
   Stack,
   Map
 };
+
+/// The largest pointer offset eimc follows, as the kernel's verifier
+/// (BPF_MAX_VAR_OFF): arithmetic that leaves it yields an unknown value.
+constexpr int64_t MaxPointerOffset = int64_t(1) << 29;
 
 /// An abstract register or stack-slot value.
 struct Value {
@@ -269,11 +277,20 @@ public:
         Typed(isTypedEntry(prog)) {}
 
   void run();
+  /// Typed entries: the 8-byte stack slots (r10 offsets) some path reads
+  /// before writing, for Program::zeroStackSlots.
+  std::vector<int32_t> uninitSlots() const {
+    return {UninitSlots.begin(), UninitSlots.end()};
+  }
 
 private:
   void error(size_t index, StringRef rule, const Twine &msg,
              std::optional<policy::SourceLoc> policyLoc = std::nullopt,
              std::vector<std::string> context = {});
+  void emit(size_t index, SeverityKind severity, StringRef rule,
+            const Twine &msg, std::optional<policy::SourceLoc> policyLoc,
+            std::vector<std::string> context);
+  void noteStackRead(size_t i, const State &st, int64_t lo, unsigned width);
   bool findEntry();
   void analyzeBody(size_t start, State entry);
   void step(size_t i, State st, SmallVectorImpl<std::pair<size_t, State>> &out);
@@ -309,14 +326,24 @@ private:
   bool Typed;
   const extract::ExtensionEntry *Entry = nullptr;
   std::set<size_t> Reported; ///< one diagnostic per instruction
+  std::set<size_t> Warned;   ///< one uninit-stack warning per instruction
+  std::set<int32_t> UninitSlots;
 };
 
 void CapabilityChecker::error(size_t index, StringRef rule, const Twine &msg,
                               std::optional<policy::SourceLoc> policyLoc,
                               std::vector<std::string> context) {
-  if (!Reported.insert(index).second)
-    return;
+  if (Reported.insert(index).second)
+    emit(index, SeverityKind::Error, rule, msg, std::move(policyLoc),
+         std::move(context));
+}
+
+void CapabilityChecker::emit(size_t index, SeverityKind severity,
+                             StringRef rule, const Twine &msg,
+                             std::optional<policy::SourceLoc> policyLoc,
+                             std::vector<std::string> context) {
   Diagnostic d;
+  d.severity = severity;
   d.ruleId = rule.str();
   d.object = Spec.objectName;
   d.program = Prog.name;
@@ -330,6 +357,33 @@ void CapabilityChecker::error(size_t index, StringRef rule, const Twine &msg,
   d.policyLocation = std::move(policyLoc);
   d.context = std::move(context);
   Diags.push_back(std::move(d));
+}
+
+/// A typed entry may read stack bytes nothing wrote on some path, as the
+/// kernel lets root (allow_uninit_stack); they would hold the host's old
+/// stack, and the read is undefined behaviour in LLVM. As for the safety
+/// verifier's programs (Safety.cpp), the compiler zeroes the slots on
+/// entry and the read yields 0; reported as a warning. States only lose
+/// initialised bytes as the analysis joins, so a byte uninitialised in any
+/// visited state is one in the final state too.
+void CapabilityChecker::noteStackRead(size_t i, const State &st, int64_t lo,
+                                      unsigned width) {
+  if (!Typed)
+    return; // the safety verifier's business
+  std::optional<int64_t> first;
+  for (int64_t b = lo; b < lo + int64_t(width); ++b)
+    if (!st.init.test(size_t(b + bpf::StackSize))) {
+      UninitSlots.insert(int32_t(b >= 0 ? b / 8 * 8 : (b - 7) / 8 * 8));
+      if (!first)
+        first = b;
+    }
+  if (!first || !Warned.insert(i).second)
+    return;
+  emit(i, SeverityKind::Warning, "uninit-stack",
+       formatv("stack byte at r10{0} is read before it is written on some "
+               "path; it reads 0 (the stack is zeroed on entry)",
+               *first),
+       std::nullopt, {});
 }
 
 std::optional<size_t> CapabilityChecker::indexOfSlot(uint32_t slot) const {
@@ -388,8 +442,10 @@ std::optional<Value> CapabilityChecker::accessHost(size_t i, const Value &ptr,
       offered.push_back(formatv("'{0}' offers '{1}' ({2}) at [{3}, {4})",
                                 ptr.type, s.name, s.field, s.offset,
                                 s.offset + s.size));
+      // lo - offset cannot overflow: pointer offsets stay within
+      // +-MaxPointerOffset (alu()).
       if (int64_t(s.offset) <= lo &&
-          lo + int64_t(width) <= int64_t(s.offset + s.size))
+          lo - int64_t(s.offset) <= int64_t(s.size) - int64_t(width))
         state = &s;
     }
   if (!state) {
@@ -465,7 +521,7 @@ std::optional<Value> CapabilityChecker::accessGlobal(size_t i, const Value &ptr,
                                                      bool write) {
   const StateCapability *state = globalState(ptr.global);
   assert(state && "hostGlobal() made a Global only for an offered state");
-  if (lo < 0 || lo + int64_t(width) > int64_t(state->size)) {
+  if (lo < 0 || lo > int64_t(state->size) - int64_t(width)) {
     error(i, "state-bounds",
           formatv("{0} of {1} bytes at offset {2} of host global '{3}' is "
                   "outside it",
@@ -525,13 +581,15 @@ std::optional<Value> CapabilityChecker::access(size_t i, bpf::Reg base,
   int64_t lo = ptr.offset + off;
   switch (ptr.kind) {
   case ValueKind::Stack: {
-    if (lo < -int64_t(bpf::StackSize) || lo + width > 0) {
+    if (lo < -int64_t(bpf::StackSize) || lo > -int64_t(width)) {
       error(i, "stack-bounds",
             formatv("stack access of {0} bytes at r10{1}{2} is outside the "
                     "{3}-byte frame",
                     width, lo < 0 ? "" : "+", lo, bpf::StackSize));
       return std::nullopt;
     }
+    if (!write)
+      noteStackRead(i, st, lo, width);
     auto spill = st.spills.find(lo);
     if (!write && width == 8 && spill != st.spills.end())
       return spill->second;
@@ -637,7 +695,20 @@ void CapabilityChecker::alu(const bpf::Alu &a, State &st) {
       a.is64 && (a.op == bpf::AluOpKind::Add || a.op == bpf::AluOpKind::Sub);
   if (dst.isPointer() && offsetOp && src.kind == ValueKind::Scalar &&
       src.constant) {
-    dst.offset += a.op == bpf::AluOpKind::Add ? *src.constant : -*src.constant;
+    // An LDDW constant is any 64-bit value: past the kernel's bound the
+    // pointer is one eimc does not follow, so every later bound check
+    // works on small offsets and cannot overflow.
+    int64_t c = *src.constant;
+    if (c < -MaxPointerOffset || c > MaxPointerOffset) {
+      dst = Value();
+      return;
+    }
+    int64_t moved =
+        a.op == bpf::AluOpKind::Add ? dst.offset + c : dst.offset - c;
+    if (moved < -MaxPointerOffset || moved > MaxPointerOffset)
+      dst = Value();
+    else
+      dst.offset = moved;
     return;
   }
   if (dst.isPointer() || src.isPointer()) {
@@ -803,7 +874,7 @@ bool CapabilityChecker::checkStackArg(size_t i, const HelperProto &h,
   }
   int64_t lo = v.offset;
   if (size < 0 || size > int64_t(bpf::StackSize) ||
-      lo < -int64_t(bpf::StackSize) || lo + size > 0) {
+      lo < -int64_t(bpf::StackSize) || lo > -size) {
     error(i, "helper-argument",
           formatv("{0}: {1} bytes at r10{2}{3} are outside the {4}-byte "
                   "frame",
@@ -1003,10 +1074,12 @@ void CapabilityChecker::step(size_t i, State st,
       st.regs[at->op == bpf::AtomicOpKind::CmpXchg ? 0 : at->src] = Value();
       return next(std::move(st));
     }
-    if (base.kind == ValueKind::Stack)
+    if (base.kind == ValueKind::Stack) {
+      // Read-modify-write: the old bytes are read too.
+      noteStackRead(i, st, base.offset + at->off, unsigned(at->width));
       storeToStack(st, base.offset + at->off, unsigned(at->width),
                    std::nullopt);
-    else if (!Typed)
+    } else if (!Typed)
       st.spills.clear(); // the base may be r10 plus what eimc cannot follow
     if (at->op == bpf::AtomicOpKind::CmpXchg)
       st.regs[0] = Value::scalar();
@@ -1099,12 +1172,13 @@ void CapabilityChecker::run() {
 
 } // namespace
 
-void verifyCapabilities(const bpfobject::ExtensionSpec &spec,
-                        const bpfobject::Program &prog,
-                        const policy::PolicyClass &cls,
-                        const extract::CapabilityManifest *manifest,
-                        std::vector<Diagnostic> &diags) {
-  CapabilityChecker(spec, prog, cls, manifest, diags).run();
+std::vector<int32_t> verifyCapabilities(
+    const bpfobject::ExtensionSpec &spec, const bpfobject::Program &prog,
+    const policy::PolicyClass &cls, const extract::CapabilityManifest *manifest,
+    std::vector<Diagnostic> &diags) {
+  CapabilityChecker checker(spec, prog, cls, manifest, diags);
+  checker.run();
+  return checker.uninitSlots();
 }
 
 } // namespace eimc::verifier

@@ -27,12 +27,15 @@ constexpr uint32_t OverrideReturnHelper = 58;
 /// typed entry (isTypedEntry()) it also proves every memory access: the
 /// arguments, granted state within its bounds, and the program's stack,
 /// including the stack memory helpers read and fill; anything else is
-/// refused. Appends a diagnostic per violation.
-void verifyCapabilities(const bpfobject::ExtensionSpec &spec,
-                        const bpfobject::Program &prog,
-                        const policy::PolicyClass &cls,
-                        const extract::CapabilityManifest *manifest,
-                        std::vector<Diagnostic> &diags);
+/// refused. Appends a diagnostic per violation (and a warning per read of
+/// possibly unwritten stack in a typed entry).
+/// \returns for a typed entry, the 8-byte stack slots (offsets from r10)
+/// some path may read before writing: the compiler zeroes them
+/// (Program::zeroStackSlots); empty for other programs.
+std::vector<int32_t> verifyCapabilities(
+    const bpfobject::ExtensionSpec &spec, const bpfobject::Program &prog,
+    const policy::PolicyClass &cls, const extract::CapabilityManifest *manifest,
+    std::vector<Diagnostic> &diags);
 
 } // namespace eimc::verifier
 

@@ -589,7 +589,12 @@ Expected<VerificationReport> verify(const bpfobject::ExtensionSpec &input,
     if (safety)
       spec.programs[i].zeroStackSlots =
           verifySafety(spec, prog, *cls, diags);
-    verifyCapabilities(spec, prog, *cls, options.manifest, diags);
+    // A typed entry's uninitialised stack reads are found by the
+    // capability check, which is its memory-safety proof.
+    std::vector<int32_t> zero =
+        verifyCapabilities(spec, prog, *cls, options.manifest, diags);
+    if (isTypedEntry(prog))
+      spec.programs[i].zeroStackSlots = std::move(zero);
     bool refused = false;
     for (Diagnostic &d : diags) {
       refused |= d.severity == SeverityKind::Error;
