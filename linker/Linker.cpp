@@ -138,8 +138,9 @@ std::string linkerScript(uint64_t stateAddress) {
         ". = ALIGN(0x1000); eim_state_tagged = .; *(.bss .bss.* COMMON) "
         ". = ALIGN(0x1000); eim_state_tagged_end = .; }\n"
      << "  . = ALIGN(0x1000) + 0x1000;\n"
-     // eim_code_start/end bound the code a host-call gate stub may return
-     // to (rewriter/Gates.cpp).
+     // eim_code_start/end bound eimc's code, where the PKRU scan accepts
+     // gates (rewriter/PkruScan.cpp); the read-only data after it is not
+     // code, though it shares the executable segment.
      << "  .eimc.text : { eim_code_start = .; *(.text .text.*) "
         "eim_code_end = .; *(.rodata .rodata.* .rodata1) }\n"
      << "  /DISCARD/ : { *(.eh_frame .eh_frame_hdr .note* .comment "

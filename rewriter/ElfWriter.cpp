@@ -223,9 +223,11 @@ Error OutputImage::rewriteSegments() {
   load.p_align = PageSize;
   if (!Unwind.bytes.empty()) {
     auto ehHdr = find_if(Phdrs, isType(ELF::PT_GNU_EH_FRAME));
-    // A static non-PIE host: the PT_NOTE not taken above becomes the
-    // header (its notes keep their section headers; nothing at run time
-    // reads them through the program headers).
+    // A static non-PIE host with a replacement FDE (buildUnwindData()
+    // adds nothing else there): the PT_NOTE not taken above becomes the
+    // header. Its notes keep their section headers, but a program that
+    // reads its build-id through dl_iterate_phdr no longer finds it
+    // (docs/design.md).
     if (Unwind.addsEhFrameSegment) {
       ehHdr = find_if(Phdrs, [&](const Phdr &p) {
         return p.p_type == ELF::PT_NOTE && &p != &*note;

@@ -37,27 +37,37 @@
 // and, unless isolation is off, that symbol is a stub placed with the
 // trampolines (hostCallStub()):
 //
-//   push rcx; push rdx          arguments 4 and 3, which the gate clobbers
-//   close gate (checked)        host code never runs with the key granted
-//   pop rdx; pop rcx
+//   push the 6 argument registers
+//   call eim_rt_hcall_arm(&return address)   key still granted: records
+//                               the return address and where it lies
+//   pop r9, r8; close gate (checked); pop rcx, rdx, rsi, rdi
 //   sub rsp, 8                  16-byte aligned at the call (entry: 8 mod 16)
 //   call <host function>        rdi, rsi, rdx, rcx, r8, r9 as the extension
 //   add rsp, 8                  set them (rax is not an argument: no
 //   push rax; push rdx          variadic host functions), result in rax:rdx
 //   open gate
-//   return address in eimc's code (eim_code_start..end)? else revoke, ud2
-//   pop rdx; pop rax; ret
+//   rcx = eim_rt_hcall_take(&return address)   0 unless recorded there
+//   0? revoke, ud2
+//   pop rdx; pop rax; drop the return address; jmp *rcx
 //
-// Why the return-address check: in a trampoline the open gate is followed
-// by the extension run and then the close gate, so a jump into it cannot
-// reach host code with the key granted. Here the open gate is followed by
-// a `ret` through the host's stack, and a jump into it (a corrupted
-// function pointer) would return to a host address with the key granted;
-// the check sends that case to a revoke and a trap instead. The range is
-// all of eimc's code, not only the programs', because LLVM may turn a
-// program's last call into a tail call, which then returns into the
-// trampoline. (A host that forges the stack can still pick an address in
-// eimc's code; the threat model is a buggy host, not a malicious one.)
+// Why the record: in a trampoline the open gate is followed by the
+// extension run and then the close gate, so a jump into it cannot reach
+// host code with the key granted. Here the open gate is followed by a
+// return, and a jump into it (a corrupted host function pointer) must not
+// return anywhere with the key granted. A range check ("is the return
+// address in eimc's code?") is not enough: extensions run on the host's
+// stack, so return addresses into programs and the runtime stay behind in
+// its dead slots, and a program's code after such a call site ends in a
+// `ret` to whatever follows (tests/lit/isolation/host-call-stale.test).
+// The record lives in the runtime's key-protected .bss, per thread
+// (runtime-lib/src/reentrancy.c): host code cannot forge it, so the check
+// passes only while a host call is really in progress on this thread with
+// exactly that stack pointer, and the stub then returns where that call
+// would have. The jump goes through the checked value in a register:
+// nothing re-reads the host-writable stack between check and transfer.
+// LLVM may turn a program's last call into a tail call to the stub; the
+// recorded return address is then the trampoline's, which is just as
+// good.
 //
 // A nested hook reached from the host function (the function calls, or
 // is, a hooked function) now runs its trampoline with the key closed, as
@@ -155,28 +165,45 @@ std::string hostCallStub(IsolationMode mode, StringRef stub, StringRef label) {
   assert(mode != IsolationMode::Off && "no stubs under isolation: off");
   Lines line;
   std::string bad = (label + "_bad").str();
-  line("pushq %rcx");
-  line("pushq %rdx");
+  // Record the extension's return address and %rsp while the key is still
+  // granted; the six argument registers survive the runtime call.
+  static const char *const Args[] = {"rdi", "rsi", "rdx", "rcx", "r8", "r9"};
+  for (const char *reg : Args)
+    line(Twine("pushq %") + reg);
+  line("leaq 48(%rsp), %rdi");
+  line("subq $8, %rsp");
+  line("call eim_rt_hcall_arm");
+  line("addq $8, %rsp");
+  // The gate clobbers only eax, ecx and edx.
+  line("popq %r9");
+  line("popq %r8");
   line(closeGate(mode, (label + "_c").str()));
-  line("popq %rdx");
   line("popq %rcx");
+  line("popq %rdx");
+  line("popq %rsi");
+  line("popq %rdi");
   line("subq $8, %rsp");
   line("call \"" + hostCallTarget(stub) + "\"");
   line("addq $8, %rsp");
   line("pushq %rax");
   line("pushq %rdx");
   line(openGate(mode, (label + "_o").str()));
-  // The extension's return address, above the two saved registers.
-  line("movq 16(%rsp), %rax");
-  line("leaq eim_code_start(%rip), %rdx");
-  line("cmpq %rdx, %rax");
-  line("jb " + bad);
-  line("leaq eim_code_end(%rip), %rdx");
-  line("cmpq %rdx, %rax");
-  line("jae " + bad);
+  // The check against the record (key-protected, so not host-writable):
+  // the address of the extension's return address, above the two saved
+  // registers, must be where it was recorded and hold what was recorded.
+  line("leaq 16(%rsp), %rdi");
+  line("subq $8, %rsp");
+  line("call eim_rt_hcall_take");
+  line("addq $8, %rsp");
+  line("testq %rax, %rax");
+  line("jz " + bad);
+  // Jump through the checked value: nothing re-reads the host's stack
+  // between the check and the transfer.
+  line("movq %rax, %rcx");
   line("popq %rdx");
   line("popq %rax");
-  line("ret");
+  line("addq $8, %rsp");
+  line("jmpq *%rcx");
   line(bad + ":");
   line(closeGate(mode, (label + "_b").str()));
   line("ud2");

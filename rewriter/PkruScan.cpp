@@ -18,13 +18,15 @@
 // instructions), which the report's symbol lets an operator judge.
 //
 // Ours and not reported: a WRPKRU that is part of one of Gates.cpp's
-// gates, complete, inside eimc's own code (the `.eimc.text` section the
-// rewriter adds). Recognised by where it is and what surrounds it, not by
+// gates, complete, inside eimc's own code (eim_code_start..eim_code_end in
+// the `.eimc.text` section the rewriter adds, not the extension's
+// read-only data that follows the code there). Recognised by where it is and what surrounds it, not by
 // the name of the function holding it: every WRPKRU eimc emits is in such a
 // gate (the trampolines, the host-call stubs, and the start stub's revoke
 // after the runtime tagged the state; the runtime itself has none), and a
 // gate is harmless wherever a jump lands in it (tests/lit/isolation/
-// gate-walk.test). The same bytes in host code are still reported.
+// gate-walk.test). The same bytes in host code or in an extension's
+// constants are still reported.
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,6 +40,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <algorithm>
+#include <optional>
 
 using namespace llvm;
 using namespace llvm::object;
@@ -91,17 +94,47 @@ struct AddressRange {
   }
 };
 
-/// Where eimc's own code sits in the output: the `.eimc.text` section.
+/// Where eimc's own code sits in the output: [eim_code_start,
+/// eim_code_end), the linker-script symbols around the `.text` of eimc's
+/// link (linker/Linker.cpp). Not the whole `.eimc.text` section: the
+/// extension's read-only data follows the code there, in the same
+/// executable segment, and a program's constant array may hold a gate's
+/// bytes followed by a `ret`. Only local symbols inside `.eimc.text`
+/// count, so the host's own symbols cannot move the range; without them
+/// the range is empty and nothing is exempt.
 Expected<AddressRange> eimcCode(const ELF64LEObjectFile &object) {
+  std::optional<SectionRef> text;
   for (const SectionRef &section : object.sections()) {
     Expected<StringRef> name = section.getName();
     if (!name)
       return name.takeError();
     if (*name == ".eimc.text")
-      return AddressRange{section.getAddress(),
-                          section.getAddress() + section.getSize()};
+      text = section;
   }
-  return AddressRange{};
+  if (!text)
+    return AddressRange{};
+  std::optional<uint64_t> start, end;
+  for (const ELFSymbolRef &sym : object.symbols()) {
+    Expected<StringRef> name = sym.getName();
+    Expected<uint64_t> address = sym.getAddress();
+    Expected<section_iterator> section = sym.getSection();
+    if (!name || !address || !section) {
+      consumeError(name.takeError());
+      consumeError(address.takeError());
+      consumeError(section.takeError());
+      continue;
+    }
+    if (sym.getBinding() != ELF::STB_LOCAL ||
+        *section == object.section_end() || **section != *text)
+      continue;
+    if (*name == "eim_code_start")
+      start = *address;
+    else if (*name == "eim_code_end")
+      end = *address;
+  }
+  if (!start || !end || *start > *end)
+    return AddressRange{};
+  return AddressRange{*start, *end};
 }
 } // namespace
 

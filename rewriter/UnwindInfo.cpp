@@ -738,6 +738,12 @@ buildUnwindData(ArrayRef<uint8_t> file, ArrayRef<Phdr> phdrs,
   // that the search misses them, and a spare PT_NOTE becomes the
   // PT_GNU_EH_FRAME that leads to the copies.
   bool addsSegment = ehHdr == phdrs.end();
+  // That PT_NOTE holds the build-id and ABI tag, which programs read
+  // through dl_iterate_phdr: it is given up only for a replacement FDE (an
+  // exception through a return-probed function), never for the
+  // trampolines' FDEs alone.
+  if (addsSegment && probed.empty())
+    return result;
   size_t notes = count_if(
       phdrs, [](const Phdr &p) { return p.p_type == ELF::PT_NOTE; });
   if (addsSegment && notes < 2)
@@ -810,6 +816,8 @@ buildUnwindData(ArrayRef<uint8_t> file, ArrayRef<Phdr> phdrs,
       result.patches.push_back(
           {entry.fde + 8 + size, std::vector<uint8_t>(size, 0)});
   }
+  if (addsSegment && newFdes.empty())
+    return result; // only notes: the PT_NOTE stays
   // The trampolines' own FDEs, under one copy of the assembler's CIE. Their
   // return address rule reads the table only if the stub maps it.
   std::vector<HdrEntry> rows;

@@ -126,6 +126,14 @@ void eim_rt_sites_init(uint32_t count);
 uint64_t eim_rt_ext_enter(uint32_t site, uint32_t hit);
 void eim_rt_ext_exit(uint64_t token);
 
+/* Host-call checks (reentrancy.c; the stub in rewriter/Gates.cpp), with
+ * the key granted. eim_rt_hcall_arm(sp): records *sp (the extension's
+ * return address) and sp for this thread; exits if the thread runs no
+ * extension. eim_rt_hcall_take(sp): clears the record and returns the
+ * recorded return address if it is *sp and was recorded at sp, else 0. */
+void eim_rt_hcall_arm(uint64_t *sp);
+uint64_t eim_rt_hcall_take(uint64_t *sp);
+
 /* Helpers: one function per row of eimc/Core/Helpers.def, all with the
  * eBPF calling convention mapped to System V: five uint64_t arguments
  * (r1-r5 -> rdi, rsi, rdx, rcx, r8) and a uint64_t result (r0). */

@@ -37,6 +37,14 @@
  * shared counter, the lookup two loads (the home word, given back as a
  * tombstone by the previous run, then a free one), the claim one CAS; exit
  * is one store. docs/design.md records the measured instruction count.
+ *
+ * Host calls: the host-call stub (rewriter/Gates.cpp, hostCallStub) arms
+ * eim_rt_hcall_arm() before it revokes the key and checks with
+ * eim_rt_hcall_take() after it grants the key again. The record (return
+ * address and stack pointer) sits next to the thread's owner word, in this
+ * file's .bss, which carries the protection key: host code cannot write
+ * it, so only a host call really in progress on this thread, at that exact
+ * stack pointer, passes the check.
  */
 
 #include "rt_internal.h"
@@ -50,6 +58,9 @@
 
 static uint64_t eim_ext_owner[EIM_EXT_THREADS];
 static uint32_t eim_ext_pre_tls; /* the pre-TLS thread is in an extension */
+/* Per owner word (and one for the pre-TLS thread): the return address and
+ * stack pointer of the host call in progress, or zeros. */
+static uint64_t eim_hcall[EIM_EXT_THREADS + 1][2];
 static struct eim_site_counters *eim_sites; /* in the shared state */
 static uint32_t eim_site_count;
 
@@ -132,4 +143,43 @@ void eim_rt_ext_exit(uint64_t token) {
     return;
   }
   eim_store_release(&eim_ext_owner[token - 1], EIM_EXT_TOMBSTONE);
+}
+
+/* The calling thread's record in eim_hcall, or NULL if the thread runs no
+ * extension. */
+static uint64_t *hcall_record(void) {
+  uint64_t tp = eim_thread_pointer();
+  if (tp) {
+    uint32_t home = home_slot(tp);
+    for (uint32_t i = 0; i < EIM_EXT_THREADS; ++i) {
+      uint32_t slot = (home + i) % EIM_EXT_THREADS;
+      uint64_t owner = eim_load_relaxed(&eim_ext_owner[slot]);
+      if (owner == tp)
+        return eim_hcall[slot];
+      if (owner == EIM_EXT_FREE)
+        break;
+    }
+  }
+  /* A run begun before libc set up TLS keeps its record. */
+  return eim_ext_pre_tls ? eim_hcall[EIM_EXT_THREADS] : 0;
+}
+
+void eim_rt_hcall_arm(uint64_t *sp) {
+  uint64_t *record = hcall_record();
+  if (!record)
+    eim_fatal("host function called outside an extension run", "", 0);
+  record[0] = *sp;
+  record[1] = (uint64_t)sp;
+}
+
+uint64_t eim_rt_hcall_take(uint64_t *sp) {
+  uint64_t *record = hcall_record();
+  if (!record)
+    return 0;
+  uint64_t ret = record[0], want = record[1];
+  record[0] = record[1] = 0;
+  /* The stack pointer first: only then is *sp known to be readable. */
+  if (!want || want != (uint64_t)sp || *sp != ret)
+    return 0;
+  return ret;
 }

@@ -4,15 +4,17 @@
 # Cuts eimc's code out of a rewritten host for gate-walk.c, keeping every
 # byte at its distance from the isolation gate page so that the `prefer`
 # gates' flag test (`cmpl $0, eim_mpk_gate(%rip)`) and the host-call
-# stubs' return-address check (`leaq eim_code_start(%rip)`) still reach
-# what they reach in the process. Writes:
+# stubs' return-address check (a call of the runtime's eim_rt_hcall_take,
+# which finds the key-protected record zero in the image, as a jump from
+# host code finds it in the process) still reach what they reach in the
+# process. Writes:
 #  - OUT.img: from the gate page (its `active` word set to 1: MPK on, as
 #    after the runtime's seal) to the end of `.eimc.text`, zeros between;
 #  - OUT.walk: one line per gate range to walk, `NAME MODE START END`
 #    (offsets in OUT.img), with MODE `call` (entered by a call, lands on a
 #    `ret` patched in right after the range) or `stub` (entered with the
 #    host-call stub's stack: two saved registers, then a return address
-#    into host code, which the stub's own `ret` uses);
+#    into host code, which the stub's return would use);
 #  - OUT-control.img/.walk: the control, the entry trampoline's open gate
 #    followed directly by a `ret` (a gate that grants and returns to host
 #    code, which the walk must report).
