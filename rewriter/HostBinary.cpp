@@ -245,11 +245,19 @@ static bool betterCandidate(const HostSymbol &a, const HostSymbol &b) {
   return !a.fromDynsym && b.fromDynsym;
 }
 
-Expected<FunctionSymbol> HostBinary::findFunction(StringRef name) const {
+/// The symbol named \p name that lookups use: global before local,
+/// .symtab before .dynsym. \returns null when there is none.
+template <typename Symbols>
+static const HostSymbol *bestSymbol(const Symbols &symbols, StringRef name) {
   const HostSymbol *best = nullptr;
-  for (const HostSymbol &sym : P->symbols)
+  for (const HostSymbol &sym : symbols)
     if (sym.name == name && (!best || betterCandidate(sym, *best)))
       best = &sym;
+  return best;
+}
+
+Expected<FunctionSymbol> HostBinary::findFunction(StringRef name) const {
+  const HostSymbol *best = bestSymbol(P->symbols, name);
   if (!best)
     return makeRefusal("function '" + name + "' not found in " + Name +
                        " (.symtab or .dynsym)");
@@ -264,10 +272,7 @@ Expected<FunctionSymbol> HostBinary::findFunction(StringRef name) const {
 }
 
 Expected<FunctionSymbol> HostBinary::findObject(StringRef name) const {
-  const HostSymbol *best = nullptr;
-  for (const HostSymbol &sym : P->symbols)
-    if (sym.name == name && (!best || betterCandidate(sym, *best)))
-      best = &sym;
+  const HostSymbol *best = bestSymbol(P->symbols, name);
   if (!best)
     return makeRefusal("global '" + name + "' not found in " + Name +
                        " (.symtab or .dynsym)");
