@@ -342,20 +342,10 @@ void CapabilityChecker::emit(size_t index, SeverityKind severity,
                              StringRef rule, const Twine &msg,
                              std::optional<policy::SourceLoc> policyLoc,
                              std::vector<std::string> context) {
-  Diagnostic d;
+  Diagnostic d =
+      diagnosticAt(Spec, Prog, index, rule, msg, std::move(context));
   d.severity = severity;
-  d.ruleId = rule.str();
-  d.object = Spec.objectName;
-  d.program = Prog.name;
-  uint32_t slot = Prog.insns[index].slot;
-  d.insnIndex = slot;
-  d.source = sourceFor(Prog, slot);
-  context.insert(
-      context.begin(),
-      formatv("{0,4}: {1}", slot, bpf::toString(Prog.insns[index].insn)).str());
-  d.message = msg.str();
   d.policyLocation = std::move(policyLoc);
-  d.context = std::move(context);
   Diags.push_back(std::move(d));
 }
 

@@ -41,6 +41,28 @@ std::optional<bpfobject::SourceLine> sourceFor(const bpfobject::Program &prog,
   return std::prev(it)->second;
 }
 
+Diagnostic diagnosticAt(const bpfobject::ExtensionSpec &spec,
+                        const bpfobject::Program &prog,
+                        std::optional<size_t> index, StringRef rule,
+                        const Twine &msg, std::vector<std::string> context) {
+  Diagnostic d;
+  d.ruleId = rule.str();
+  d.object = spec.objectName;
+  d.program = prog.name;
+  if (index) {
+    uint32_t slot = prog.insns[*index].slot;
+    d.insnIndex = slot;
+    d.source = sourceFor(prog, slot);
+    context.insert(
+        context.begin(),
+        formatv("{0,4}: {1}", slot, bpf::toString(prog.insns[*index].insn))
+            .str());
+  }
+  d.message = msg.str();
+  d.context = std::move(context);
+  return d;
+}
+
 std::string formatDiagnostic(const Diagnostic &d) {
   std::string out;
   raw_string_ostream os(out);

@@ -275,19 +275,7 @@ bool SafetyAnalysis::fail(bool report, size_t i, StringRef rule,
   std::string text = msg.str();
   if (!Reported.insert({i, text}).second)
     return false;
-  Diagnostic d;
-  d.ruleId = rule.str();
-  d.object = Spec.objectName;
-  d.program = Prog.name;
-  uint32_t slot = Prog.insns[i].slot;
-  d.insnIndex = slot;
-  d.source = sourceFor(Prog, slot);
-  d.message = std::move(text);
-  ctx.insert(ctx.begin(),
-             formatv("{0,4}: {1}", slot, bpf::toString(Prog.insns[i].insn))
-                 .str());
-  d.context = std::move(ctx);
-  Diags.push_back(std::move(d));
+  Diags.push_back(diagnosticAt(Spec, Prog, i, rule, text, std::move(ctx)));
   return false;
 }
 

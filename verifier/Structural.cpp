@@ -140,21 +140,9 @@ void ProgramChecker::error(std::optional<size_t> index, StringRef rule,
                            const Twine &msg,
                            std::optional<policy::SourceLoc> policyLoc,
                            std::vector<std::string> context) {
-  Diagnostic d;
-  d.ruleId = rule.str();
-  d.object = Spec.objectName;
-  d.program = Prog.name;
-  if (index) {
-    uint32_t slot = Prog.insns[*index].slot;
-    d.insnIndex = slot;
-    d.source = sourceFor(Prog, slot);
-    context.insert(context.begin(),
-                   formatv("{0,4}: {1}", slot, bpf::toString(Prog.insns[*index].insn))
-                       .str());
-  }
-  d.message = msg.str();
+  Diagnostic d =
+      diagnosticAt(Spec, Prog, index, rule, msg, std::move(context));
   d.policyLocation = std::move(policyLoc);
-  d.context = std::move(context);
   VerifierAccess::addDiagnostic(Report, std::move(d));
   Failed = true;
 }

@@ -39,6 +39,15 @@ void foldConstantBranches(const bpfobject::ExtensionSpec &spec,
 std::optional<bpfobject::SourceLine> sourceFor(const bpfobject::Program &prog,
                                                uint32_t slot);
 
+/// An error of \p prog in \p spec at instruction \p index (its slot,
+/// source line, and its text as the first line of \p context), or of the
+/// whole program when \p index is empty. The one shape every pass reports.
+Diagnostic diagnosticAt(const bpfobject::ExtensionSpec &spec,
+                        const bpfobject::Program &prog,
+                        std::optional<size_t> index, llvm::StringRef rule,
+                        const llvm::Twine &msg,
+                        std::vector<std::string> context);
+
 } // namespace eimc::verifier
 
 #endif // EIMC_VERIFIER_VERIFIERINTERNAL_H
